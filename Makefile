@@ -1,0 +1,37 @@
+# Build, boot and test the KVM non-coherent DMA series on the pinned base.
+#   make          build the patched kernel, boot it, print the bridge report
+#   make check    all tests; ends with "N passed, N failed, N skipped"
+#   make shell    the test VM with an interactive shell
+#   make tree     only assemble build/linux (base + series as git commits)
+#   make clean    remove build/ (ccache stays in ~/.cache/ccache)
+# Variables: BUILD=dir, JOBS=n, DEBUG_CONFIG=none, BOOT_TIMEOUT=s,
+#            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
+H := harness
+export BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
+
+.PHONY: all demo check shell deps tree kernel payload clean
+all: demo
+
+deps:
+	@$(H)/deps.sh
+tree: deps
+	@$(H)/assemble.sh
+kernel: tree
+	@$(H)/build.sh config
+	@$(H)/build.sh kernel
+payload: kernel
+	@$(H)/build.sh selftests
+	@$(H)/build.sh initramfs
+
+demo: payload
+	@$(H)/boot.sh demo demo
+	@$(H)/report.sh
+
+check: payload
+	@$(H)/check.sh
+
+shell: payload
+	@$(H)/boot.sh shell shell
+
+clean:
+	rm -rf build

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Build what a boot needs: build.sh {config|kernel|selftests|initramfs}
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$OBJ" "$OUT" "$LOGS"
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} KBUILD_BUILD_TIMESTAMP="2026-11-01"
+KMAKE=(make -C "$TREE" O="$OBJ" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS")
+DEBUG_CONFIG=${DEBUG_CONFIG:-debug}
+
+# Run a noisy command with its output in a log; on failure show the end of it.
+logged() {
+	local log=$1; shift
+	if ! "$@" >"$log" 2>&1; then
+		grep -E 'error|Error|\*\*\*' "$log" | tail -15 >&2 || true
+		die "'$*' failed" "log: $log"
+	fi
+}
+
+config() {
+	STEP=config
+	local frags=("$TOP"/harness/config/{base,kvm-vfio,trace}.config
+		     "$TREE/tools/testing/selftests/kvm/config")
+	[ "$DEBUG_CONFIG" = none ] || frags+=("$TOP/harness/config/$DEBUG_CONFIG.config")
+	local tmp=$BUILD/config.tmp
+	rm -rf "$tmp"; mkdir -p "$tmp"
+	logged "$LOGS/config.log" make -C "$TREE" O="$tmp" tinyconfig
+	logged "$LOGS/config.log" "$TREE/scripts/kconfig/merge_config.sh" -m -O "$tmp" "$tmp/.config" "${frags[@]}"
+	logged "$LOGS/config.log" make -C "$TREE" O="$tmp" olddefconfig
+	# Every option a fragment asks for must survive Kconfig's dependencies.
+	local bad=() line sym
+	while read -r line; do
+		sym=${line%%=*}
+		case "$line" in
+		*=n) grep -q "^$sym=" "$tmp/.config" && bad+=("$line") ;;
+		*) grep -qx "$line" "$tmp/.config" || bad+=("$line (got: $(grep -E "^$sym=|^# $sym is not set" "$tmp/.config" || echo absent))") ;;
+		esac
+	done < <(grep -hE '^CONFIG_' "${frags[@]}")
+	[ ${#bad[@]} -eq 0 ] || die "options the fragments ask for are not in the final .config" "${bad[@]}"
+	if ! cmp -s "$tmp/.config" "$OBJ/.config"; then
+		cp "$tmp/.config" "$OBJ/.config"
+		info "new .config ($(grep -c '=y' "$OBJ/.config") options =y)"
+	fi
+	rm -rf "$tmp"
+}
+
+kernel() {
+	STEP=kernel
+	step "building the kernel (log: $LOGS/build.log)"
+	local t0=$SECONDS
+	logged "$LOGS/build.log" "${KMAKE[@]}" bzImage
+	logged "$LOGS/headers.log" "${KMAKE[@]}" headers
+	info "bzImage $(du -h "$OBJ/arch/x86/boot/bzImage" | cut -f1) in $((SECONDS - t0)) s"
+}
+
+# Selftests to build: harness/selftests.list ("<dir>/<test>" lines).
+selftest_list() { grep -vE '^\s*(#|$)' "$TOP/harness/selftests.list" | awk '{print $1}'; }
+
+selftests() {
+	STEP=selftests
+	step "building kvm selftests (log: $LOGS/selftests-build.log)"
+	local progs
+	progs=$(selftest_list | sed -n 's|^kvm/||p' | tr '\n' ' ')
+	logged "$LOGS/selftests-build.log" make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
+		OUTPUT="$OUT/selftests/kvm" CC="ccache gcc" \
+		KHDR_INCLUDES="-isystem $OBJ/usr/include" EXTRA_CFLAGS=-static \
+		TEST_GEN_PROGS_x86_64="$progs" TEST_GEN_PROGS_EXTENDED_x86_64= TEST_PROGS_x86_64=
+	local t
+	for t in $(selftest_list); do
+		[ -x "$OUT/selftests/$t" ] || die "selftest $t was not built" "log: $LOGS/selftests-build.log"
+	done
+	step "building the guest tools"
+	logged "$LOGS/guest-tools.log" gcc -static -O2 -Wall -Werror -isystem "$OBJ/usr/include" \
+		-o "$OUT/kvm-vfio-report" "$TOP/harness/guest/kvm-vfio-report.c"
+}
+
+initramfs() {
+	STEP=initramfs
+	local root=$OUT/initramfs
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,tests}
+	cp /bin/busybox "$root/bin/busybox"
+	local a
+	for a in $("$root/bin/busybox" --list); do
+		[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
+	done
+	install -m755 "$TOP/harness/guest/init" "$root/init"
+	install -m755 "$OUT/kvm-vfio-report" "$root/bin/"
+	selftest_list >"$root/tests/list"
+	(cd "$OUT/selftests" && selftest_list | cpio -pdm --quiet "$root/tests/")
+	cp "$TREE/tools/testing/selftests/kvm/settings" "$root/tests/kvm.settings"
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -6 >"$OUT/initramfs.cpio.gz")
+	info "initramfs $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($(selftest_list | wc -l) selftests)"
+}
+
+"$@"
