@@ -15,7 +15,7 @@ rm -rf "$dir"; mkdir -p "$dir"
 qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -cpu max
       -m 3G -smp 2 -no-reboot -display none -monitor none
       -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
-      -append "console=ttyS0 intel_iommu=on panic=-1 oops=panic harness=$mode $KERNEL_ARGS"
+      -append "console=ttyS0 intel_iommu=on panic=-1 oops=panic harness=$mode ${KERNEL_ARGS:-}"
       -device intel-iommu,intremap=on,snoop-control=on
       -device edu -device edu)
 

@@ -87,6 +87,7 @@ initramfs() {
 	install -m755 "$OUT/kvm-vfio-report" "$root/bin/"
 	selftest_list >"$root/tests/list"
 	(cd "$OUT/selftests" && selftest_list | cpio -pdm --quiet "$root/tests/")
+	find "$root/tests" -type f -perm -u+x -exec strip --strip-debug {} +
 	cp "$TREE/tools/testing/selftests/kvm/settings" "$root/tests/kvm.settings"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -6 >"$OUT/initramfs.cpio.gz")
 	info "initramfs $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($(selftest_list | wc -l) selftests)"

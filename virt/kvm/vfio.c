@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The KVM-VFIO bridge: a pseudo device (KVM_DEV_TYPE_VFIO) through which
+ * userspace tells KVM which VFIO files, groups or device cdevs, belong to a
+ * VM.  For each file it is given, the bridge:
+ *
+ *  - holds a reference on the struct file until the file is deleted or the
+ *    bridge's own fd is closed;
+ *  - tells VFIO the VM (vfio_file_set_kvm()), for drivers that need the kvm
+ *    when the device is opened, which is why files are added before that;
+ *  - counts an assigned device for the architecture
+ *    (kvm_arch_start_assignment());
+ *  - asks VFIO whether the IOMMU behind the file enforces cache coherency.
+ *
+ * Coherency.  A file is non-coherent when VFIO says its DMA may bypass the
+ * CPU caches, or when VFIO cannot be asked.  The VM is registered with the
+ * architecture as having non-coherent DMA exactly while at least one of the
+ * bridge's files is non-coherent: kvm_vfio.noncoherent records that the
+ * bridge holds the VM's registration, so it adds at most one to the arch
+ * count, whatever the number of non-coherent files.  Every add and delete
+ * asks VFIO again about every file, as a group's answer changes when
+ * devices join it.  Release does not ask: it runs under kvm->lock, under
+ * which no VFIO mutex may be taken, and drops the registration outright.
+ *
+ * Lock order:
+ *   kvm->lock (create, release)
+ *     kvm_vfio.lock
+ *       VFIO's group->device_lock (coherency query) and kvm_ref_lock
+ *       (vfio_file_set_kvm()); kvm->mmu_lock (zap on a registration edge)
+ * set_attr runs without kvm->lock, so VFIO's mutexes are never taken under
+ * it.  The fd of the bridge holds a reference on the VM, so release always
+ * runs before the VM is destroyed and no .destroy is needed.
+ *
+ * VFIO is reached through symbol_get() only: kvm.ko must load without
+ * vfio.ko.
+ */
+
+#include <linux/errno.h>
+#include <linux/file.h>
+#include <linux/kvm_host.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+#include <kunit/static_stub.h>
+#include <trace/events/kvm.h>
+#include "vfio.h"
+
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+#include <asm/kvm_ppc.h>
+#endif
+
+/* One VFIO file added to the bridge; lives on kvm_vfio.files. */
+struct kvm_vfio_file {
+	struct list_head node;
+	struct file *file;		/* the reference the bridge holds */
+	bool noncoherent;		/* VFIO's last answer for this file */
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	struct iommu_group *iommu_group; /* set by SET_SPAPR_TCE */
+#endif
+};
+
+struct kvm_vfio {
+	/* Protects both fields below and the VM's vfio_* statistics. */
+	struct mutex lock;
+	struct list_head files;
+	/* The bridge counts in kvm_arch_has_noncoherent_dma(). */
+	bool noncoherent;
+};
+
+static const struct kvm_device_ops kvm_vfio_ops;
+
+/* VFIO's side, each call guarded by a module reference on vfio. */
+
+static bool kvm_vfio_file_is_valid(struct file *file)
+{
+	bool (*is_valid)(struct file *file) = symbol_get(vfio_file_is_valid);
+	bool valid = false;
+
+	if (is_valid) {
+		valid = is_valid(file);
+		symbol_put(vfio_file_is_valid);
+	}
+	return valid;
+}
+
+static bool kvm_vfio_file_coherent(struct file *file)
+{
+	bool (*coherent)(struct file *file);
+	bool ret = false;
+
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_file_coherent, file);
+
+	coherent = symbol_get(vfio_file_enforced_coherent);
+	if (coherent) {
+		ret = coherent(file);
+		symbol_put(vfio_file_enforced_coherent);
+	}
+	return ret;
+}
+
+static void kvm_vfio_file_set_kvm(struct file *file, struct kvm *kvm)
+{
+	void (*set_kvm)(struct file *file, struct kvm *kvm);
+
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_file_set_kvm, file, kvm);
+
+	set_kvm = symbol_get(vfio_file_set_kvm);
+	if (set_kvm) {
+		set_kvm(file, kvm);
+		symbol_put(vfio_file_set_kvm);
+	}
+}
+
+/* The architecture's side: assigned devices and non-coherent DMA. */
+
+static void kvm_vfio_arch_assign(struct kvm *kvm, bool start)
+{
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_arch_assign, kvm, start);
+
+	if (start)
+		kvm_arch_start_assignment(kvm);
+	else
+		kvm_arch_end_assignment(kvm);
+}
+
+static void kvm_vfio_arch_noncoherent(struct kvm *kvm, bool noncoherent)
+{
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_arch_noncoherent, kvm, noncoherent);
+
+	if (noncoherent)
+		kvm_arch_register_noncoherent_dma(kvm);
+	else
+		kvm_arch_unregister_noncoherent_dma(kvm);
+}
+
+/* Register or unregister the VM, on edges only. */
+static void kvm_vfio_set_noncoherent(struct kvm_device *dev, bool noncoherent)
+{
+	struct kvm_vfio *kv = dev->private;
+
+	lockdep_assert_held(&kv->lock);
+
+	if (kv->noncoherent != noncoherent) {
+		kv->noncoherent = noncoherent;
+		kvm_vfio_arch_noncoherent(dev->kvm, noncoherent);
+	}
+}
+
+/*
+ * Ask VFIO about every file, publish the counts and move the registration
+ * if the answer for the whole VM changed.
+ */
+static void kvm_vfio_update_coherency(struct kvm_device *dev)
+{
+	struct kvm_vfio *kv = dev->private;
+	struct kvm_vm_stat_generic *stat = &dev->kvm->stat.generic;
+	struct kvm_vfio_file *kvf;
+	u64 files = 0, noncoherent = 0;
+
+	lockdep_assert_held(&kv->lock);
+
+	list_for_each_entry(kvf, &kv->files, node) {
+		kvf->noncoherent = !kvm_vfio_file_coherent(kvf->file);
+		noncoherent += kvf->noncoherent;
+		files++;
+	}
+	stat->vfio_files = files;
+	stat->vfio_noncoherent_files = noncoherent;
+
+	kvm_vfio_set_noncoherent(dev, noncoherent);
+}
+
+static struct kvm_vfio_file *kvm_vfio_find(struct kvm_vfio *kv,
+					   struct file *file)
+{
+	struct kvm_vfio_file *kvf;
+
+	lockdep_assert_held(&kv->lock);
+
+	list_for_each_entry(kvf, &kv->files, node)
+		if (kvf->file == file)
+			return kvf;
+	return NULL;
+}
+
+/* Undo everything kvm_vfio_file_add() did for @kvf, and free it. */
+static void kvm_vfio_drop(struct kvm_device *dev, struct kvm_vfio_file *kvf,
+			  const char *why)
+{
+	struct kvm_vfio *kv = dev->private;
+	struct kvm_vm_stat_generic *stat = &dev->kvm->stat.generic;
+
+	lockdep_assert_held(&kv->lock);
+
+	list_del(&kvf->node);
+	stat->vfio_files--;
+	stat->vfio_noncoherent_files -= kvf->noncoherent;
+	trace_kvm_vfio_file(why, !kvf->noncoherent, stat->vfio_files,
+			    stat->vfio_noncoherent_files);
+
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	if (kvf->iommu_group)
+		kvm_spapr_tce_release_iommu_group(dev->kvm, kvf->iommu_group);
+#endif
+	kvm_vfio_file_set_kvm(kvf->file, NULL);
+	kvm_vfio_arch_assign(dev->kvm, false);
+	fput(kvf->file);
+	kfree(kvf);
+}
+
+/*
+ * Add @file, a VFIO file the caller holds a reference on.  On success the
+ * reference belongs to the bridge; on failure it stays with the caller.
+ */
+static int __kvm_vfio_file_add(struct kvm_device *dev, struct file *file)
+{
+	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio_file *kvf;
+
+	guard(mutex)(&kv->lock);
+
+	if (kvm_vfio_find(kv, file))
+		return -EEXIST;
+
+	kvf = kzalloc(sizeof(*kvf), GFP_KERNEL_ACCOUNT);
+	if (!kvf)
+		return -ENOMEM;
+
+	kvf->file = file;
+	list_add_tail(&kvf->node, &kv->files);
+	kvm_vfio_arch_assign(dev->kvm, true);
+	kvm_vfio_file_set_kvm(file, dev->kvm);
+	kvm_vfio_update_coherency(dev);
+	trace_kvm_vfio_file("add", !kvf->noncoherent,
+			    dev->kvm->stat.generic.vfio_files,
+			    dev->kvm->stat.generic.vfio_noncoherent_files);
+	return 0;
+}
+
+static int kvm_vfio_file_add(struct kvm_device *dev, int fd)
+{
+	struct file *file;
+	int ret;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+
+	ret = -EINVAL;
+	if (kvm_vfio_file_is_valid(file))
+		ret = __kvm_vfio_file_add(dev, file);
+	if (ret)
+		fput(file);
+	return ret;
+}
+
+static int __kvm_vfio_file_del(struct kvm_device *dev, struct file *file)
+{
+	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio_file *kvf;
+
+	guard(mutex)(&kv->lock);
+
+	kvf = kvm_vfio_find(kv, file);
+	if (!kvf)
+		return -ENOENT;
+
+	kvm_vfio_drop(dev, kvf, "del");
+	kvm_vfio_update_coherency(dev);
+	return 0;
+}
+
+static int kvm_vfio_file_del(struct kvm_device *dev, int fd)
+{
+	CLASS(fd, f)(fd);
+
+	if (fd_empty(f))
+		return -EBADF;
+	return __kvm_vfio_file_del(dev, fd_file(f));
+}
+
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+static struct iommu_group *kvm_vfio_file_iommu_group(struct file *file)
+{
+	struct iommu_group *(*get_group)(struct file *file);
+	struct iommu_group *group = NULL;
+
+	get_group = symbol_get(vfio_file_iommu_group);
+	if (get_group) {
+		group = get_group(file);
+		symbol_put(vfio_file_iommu_group);
+	}
+	return group;
+}
+
+static int kvm_vfio_file_set_spapr_tce(struct kvm_device *dev,
+				       void __user *arg)
+{
+	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio_spapr_tce param;
+	struct kvm_vfio_file *kvf;
+
+	if (copy_from_user(&param, arg, sizeof(param)))
+		return -EFAULT;
+
+	CLASS(fd, f)(param.groupfd);
+	if (fd_empty(f))
+		return -EBADF;
+
+	guard(mutex)(&kv->lock);
+
+	kvf = kvm_vfio_find(kv, fd_file(f));
+	if (!kvf)
+		return -ENOENT;
+
+	/* Only group files have an iommu_group; a device cdev has none. */
+	if (!kvf->iommu_group)
+		kvf->iommu_group = kvm_vfio_file_iommu_group(kvf->file);
+	if (!kvf->iommu_group)
+		return -EIO;
+
+	return kvm_spapr_tce_attach_iommu_group(dev->kvm, param.tablefd,
+						kvf->iommu_group);
+}
+#endif
+
+static int kvm_vfio_set_file(struct kvm_device *dev, u64 attr,
+			     void __user *arg)
+{
+	s32 __user *fdp = arg;
+	s32 fd;
+
+	switch (attr) {
+	case KVM_DEV_VFIO_FILE_ADD:
+		if (get_user(fd, fdp))
+			return -EFAULT;
+		return kvm_vfio_file_add(dev, fd);
+	case KVM_DEV_VFIO_FILE_DEL:
+		if (get_user(fd, fdp))
+			return -EFAULT;
+		return kvm_vfio_file_del(dev, fd);
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	case KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE:
+		return kvm_vfio_file_set_spapr_tce(dev, arg);
+#endif
+	}
+	return -ENXIO;
+}
+
+static int kvm_vfio_set_attr(struct kvm_device *dev,
+			     struct kvm_device_attr *attr)
+{
+	if (attr->group != KVM_DEV_VFIO_FILE)
+		return -ENXIO;
+	return kvm_vfio_set_file(dev, attr->attr, u64_to_user_ptr(attr->addr));
+}
+
+static int kvm_vfio_has_attr(struct kvm_device *dev,
+			     struct kvm_device_attr *attr)
+{
+	if (attr->group != KVM_DEV_VFIO_FILE)
+		return -ENXIO;
+
+	switch (attr->attr) {
+	case KVM_DEV_VFIO_FILE_ADD:
+	case KVM_DEV_VFIO_FILE_DEL:
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	case KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE:
+#endif
+		return 0;
+	}
+	return -ENXIO;
+}
+
+/* The bridge's fd is closed: drop every file, then the bridge itself. */
+static void kvm_vfio_release(struct kvm_device *dev)
+{
+	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio_file *kvf, *next;
+
+	lockdep_assert_held(&dev->kvm->lock);
+
+	mutex_lock(&kv->lock);
+	list_for_each_entry_safe(kvf, next, &kv->files, node)
+		kvm_vfio_drop(dev, kvf, "release");
+	kvm_vfio_set_noncoherent(dev, false);
+	mutex_unlock(&kv->lock);
+
+	mutex_destroy(&kv->lock);
+	kfree(kv);
+	kfree(dev);
+}
+
+static int kvm_vfio_create(struct kvm_device *dev, u32 type)
+{
+	struct kvm_device *other;
+	struct kvm_vfio *kv;
+
+	lockdep_assert_held(&dev->kvm->lock);
+
+	/* One bridge per VM: its files decide the VM's coherency. */
+	list_for_each_entry(other, &dev->kvm->devices, vm_node)
+		if (other->ops == &kvm_vfio_ops)
+			return -EBUSY;
+
+	kv = kzalloc(sizeof(*kv), GFP_KERNEL_ACCOUNT);
+	if (!kv)
+		return -ENOMEM;
+
+	mutex_init(&kv->lock);
+	INIT_LIST_HEAD(&kv->files);
+	dev->private = kv;
+	return 0;
+}
+
+static const struct kvm_device_ops kvm_vfio_ops = {
+	.name = "kvm-vfio",
+	.create = kvm_vfio_create,
+	.release = kvm_vfio_release,
+	.set_attr = kvm_vfio_set_attr,
+	.has_attr = kvm_vfio_has_attr,
+};
+
+int kvm_vfio_ops_init(void)
+{
+	return kvm_register_device_ops(&kvm_vfio_ops, KVM_DEV_TYPE_VFIO);
+}
+
+void kvm_vfio_ops_exit(void)
+{
+	kvm_unregister_device_ops(KVM_DEV_TYPE_VFIO);
+}
+
+#ifdef CONFIG_KVM_VFIO_KUNIT_TEST
+#include "vfio_kunit.c"
+#endif
