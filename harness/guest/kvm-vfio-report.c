@@ -5,7 +5,8 @@
  * Creates a VM and its VFIO bridge device, adds and removes one coherent and
  * one non-coherent VFIO group (from /run/vfio.env via the environment), and
  * after each step prints what the kernel says about the VM's non-coherent DMA
- * state: every VM statistic whose name mentions vfio, coherency or wbinvd.
+ * state: every VM statistic whose name mentions vfio, coherency or wbinvd,
+ * and the kvm tracepoints about VFIO files and non-coherent DMA that fired.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,49 @@
 #include <linux/kvm.h>
 
 static int vm_fd, stats_fd;
+
+#define TRACEFS "/sys/kernel/tracing/"
+/* Tracepoints to show, if this kernel has them. */
+static const char * const events[] = {
+	"kvm/kvm_vfio_file", "kvm/kvm_noncoherent_dma", "kvm/kvm_wbinvd",
+};
+
+static void trace_setup(void)
+{
+	char path[128];
+	unsigned int i;
+	int fd, found = 0;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		snprintf(path, sizeof(path), TRACEFS "events/%s/enable", events[i]);
+		fd = open(path, O_WRONLY);
+		if (fd < 0)
+			continue;
+		found += write(fd, "1", 1) == 1;
+		close(fd);
+	}
+	close(open(TRACEFS "trace", O_WRONLY | O_TRUNC));
+	if (!found)
+		printf("(this kernel has none of the tracepoints this report shows)\n");
+}
+
+/* Print the events since the last call, without trace's header. */
+static void show_trace(void)
+{
+	char line[512];
+	FILE *f = fopen(TRACEFS "trace", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *ev = strstr(line, ": kvm_");
+
+		if (line[0] != '#' && ev)
+			printf("    trace: %s", ev + 2);
+	}
+	fclose(f);
+	close(open(TRACEFS "trace", O_WRONLY | O_TRUNC));
+}
 
 static int interesting(const char *name)
 {
@@ -63,6 +107,7 @@ static void show_stats(const char *when)
 	if (!shown)
 		printf("    (this kernel exposes no VM statistic about VFIO or non-coherent DMA)\n");
 	free(descs);
+	show_trace();
 }
 
 static int file_attr(int dev, uint64_t attr, int fd)
@@ -121,6 +166,7 @@ int main(void)
 		printf("cannot create a VM and its statistics fd: %s\n", strerror(errno));
 		return 1;
 	}
+	trace_setup();
 	printf("VM created; coherent group: %s; non-coherent group: %s\n",
 	       coh ? coh : "none", nc ? nc : "none");
 	show_stats("VM creation");
