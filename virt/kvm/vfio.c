@@ -52,7 +52,7 @@
 #include <asm/kvm_ppc.h>
 #endif
 
-/* One VFIO file added to the bridge; lives on kvm_vfio.files. */
+/* A VFIO file added to the bridge, on kvm_vfio.files until DEL or release. */
 struct kvm_vfio_file {
 	struct list_head node;
 	struct file *file;		/* the reference the bridge holds */
