@@ -64,13 +64,18 @@ selftests() {
 		OUTPUT="$OUT/selftests/kvm" CC="ccache gcc" \
 		KHDR_INCLUDES="-isystem $OBJ/usr/include" EXTRA_CFLAGS=-static \
 		TEST_GEN_PROGS_x86_64="$progs" TEST_GEN_PROGS_EXTENDED_x86_64= TEST_PROGS_x86_64=
+	step "building the guest tools"
+	local tool
+	for tool in kvm-vfio-report qmp; do
+		logged "$LOGS/guest-tools.log" gcc -static -O2 -Wall -Werror \
+			-isystem "$OBJ/usr/include" -o "$OUT/$tool" "$TOP/harness/guest/$tool.c"
+	done
+	mkdir -p "$OUT/selftests/client"
+	install -m755 "$TOP"/harness/guest/client/*.sh "$OUT/selftests/client/"
 	local t
 	for t in $(selftest_list); do
 		[ -x "$OUT/selftests/$t" ] || die "selftest $t was not built" "log: $LOGS/selftests-build.log"
 	done
-	step "building the guest tools"
-	logged "$LOGS/guest-tools.log" gcc -static -O2 -Wall -Werror -isystem "$OBJ/usr/include" \
-		-o "$OUT/kvm-vfio-report" "$TOP/harness/guest/kvm-vfio-report.c"
 }
 
 initramfs() {
@@ -84,13 +89,23 @@ initramfs() {
 		[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 	done
 	install -m755 "$TOP/harness/guest/init" "$root/init"
-	install -m755 "$OUT/kvm-vfio-report" "$root/bin/"
+	install -m755 "$OUT/kvm-vfio-report" "$OUT/qmp" "$root/bin/"
+	if selftest_list | grep -q '^client/'; then
+		# Debian's QEMU, run inside the VM as a real client of the bridge.
+		local qemu=/usr/bin/qemu-system-x86_64 f
+		for f in $qemu $(ldd $qemu | grep -o '/[^ ]*') /usr/share/seabios/bios-256k.bin \
+			 /usr/share/qemu/{kvmvapic,linuxboot,linuxboot_dma,pvh}.bin; do
+			[ -e "$f" ] || die "$f is missing (package qemu-system-x86 or seabios)"
+			mkdir -p "$root$(dirname "$f")"
+			cp -L "$f" "$root$f"
+		done
+	fi
 	selftest_list >"$root/tests/list"
 	(cd "$OUT/selftests" && selftest_list | cpio -pdm --quiet "$root/tests/")
-	find "$root/tests" -type f -perm -u+x -exec strip --strip-debug {} +
+	find "$root/tests" -type f -perm -u+x ! -name "*.sh" -exec strip --strip-debug {} +
 	cp "$TREE/tools/testing/selftests/kvm/settings" "$root/tests/kvm.settings"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -6 >"$OUT/initramfs.cpio.gz")
-	info "initramfs $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($(selftest_list | wc -l) selftests)"
+	info "initramfs $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($(selftest_list | wc -l) test programs)"
 }
 
 "$@"

@@ -1357,4 +1357,206 @@ TEST_F_TIMEOUT(kvm_vfio, concurrent_add_del_close, CASE_TIMEOUT)
 	assert_groups_reusable(_metadata, &set);
 }
 
+/*
+ * Fault injection: with CONFIG_FAILSLAB and CONFIG_FAULT_INJECTION_DEBUG_FS,
+ * writing n to /proc/thread-self/fail-nth makes the n-th slab allocation of
+ * this thread fail; reading it back gives 0 once that has happened.  Sweeping
+ * n from 1 until a call succeeds with nothing injected walks every
+ * allocation failure the call can meet.
+ */
+#define FAILSLAB_DIR	"/sys/kernel/debug/failslab/"
+#define FAIL_NTH_MAX	64
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+
+struct fail_nth {
+	int fd;		/* arms and disarms */
+	int rfd;	/* reads back; opened before arming */
+	char old_ignore[8], old_verbose[8];
+};
+
+/*
+ * Write @val to @path, saving its old contents in @old; errno on failure.
+ * debugfs and proc files here cannot seek: one open to read, one to write.
+ */
+static int rw_str(const char *path, char *old, size_t len, const char *val)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	if (old) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errno;
+		n = read(fd, old, len - 1);
+		old[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = write(fd, val, strlen(val));
+	if (n != (ssize_t)strlen(val))
+		err = n < 0 ? errno : EIO;
+	close(fd);
+	return err;
+}
+
+/*
+ * Let failslab fail GFP_KERNEL allocations, quietly.  Returns NULL, or
+ * why fault injection is unavailable.
+ */
+static const char *fail_nth_setup(struct fail_nth *fn)
+{
+	static char why[128];
+	int err;
+
+	fn->fd = open(FAIL_NTH, O_WRONLY | O_CLOEXEC);
+	if (fn->fd < 0) {
+		snprintf(why, sizeof(why), "/proc/thread-self/fail-nth: %s",
+			 strerror(errno));
+		return why;
+	}
+	err = rw_str(FAILSLAB_DIR "ignore-gfp-wait", fn->old_ignore,
+		     sizeof(fn->old_ignore), "N");
+	if (!err)
+		err = rw_str(FAILSLAB_DIR "verbose", fn->old_verbose,
+			     sizeof(fn->old_verbose), "0");
+	if (err) {
+		snprintf(why, sizeof(why), FAILSLAB_DIR ": %s", strerror(err));
+		return why;
+	}
+	return NULL;
+}
+
+static void fail_nth_restore(struct fail_nth *fn)
+{
+	if (fn->old_ignore[0])
+		rw_str(FAILSLAB_DIR "ignore-gfp-wait", NULL, 0, fn->old_ignore);
+	if (fn->old_verbose[0])
+		rw_str(FAILSLAB_DIR "verbose", NULL, 0, fn->old_verbose);
+	close_fd(&fn->fd);
+}
+
+/* Make the @nth slab allocation of this thread fail. */
+static void fail_nth_arm(struct fail_nth *fn, int nth)
+{
+	char buf[16];
+
+	/* Opened now: its own allocation must not count. */
+	fn->rfd = open(FAIL_NTH, O_RDONLY | O_CLOEXEC);
+	TEST_ASSERT(fn->rfd >= 0, "open " FAIL_NTH);
+	snprintf(buf, sizeof(buf), "%d", nth);
+	TEST_ASSERT(write(fn->fd, buf, strlen(buf)) > 0, "arm " FAIL_NTH);
+}
+
+/* Disarm; true if the armed failure was injected. */
+static bool fail_nth_disarm(struct fail_nth *fn)
+{
+	char buf[16] = "";
+	bool fired;
+
+	TEST_ASSERT(read(fn->rfd, buf, sizeof(buf) - 1) > 0, "read " FAIL_NTH);
+	fired = atoi(buf) == 0;
+	TEST_ASSERT(write(fn->fd, "0", 1) == 1, "disarm " FAIL_NTH);
+	close(fn->rfd);
+	return fired;
+}
+
+#define REQUIRE_FAIL_NTH(_fn)						\
+do {									\
+	const char *__why = fail_nth_setup(_fn);			\
+									\
+	if (__why) {							\
+		fail_nth_restore(_fn);					\
+		SKIP(return, "no fault injection (CONFIG_FAILSLAB, "	\
+		     "CONFIG_FAULT_INJECTION_DEBUG_FS): %s", __why);	\
+	}								\
+} while (0)
+
+/*
+ * Verify that KVM_CREATE_DEVICE(VFIO) failing at any of its allocations
+ * returns ENOMEM and leaves no half-created bridge behind: the next create
+ * succeeds rather than finding a stale device (EBUSY).
+ */
+TEST_F_TIMEOUT(kvm_vfio, fail_nth_create, CASE_TIMEOUT)
+{
+	struct fail_nth fn = { .fd = -1, .rfd = -1 };
+	int nth, fd, err, failures = 0;
+	bool fired;
+
+	REQUIRE_FAIL_NTH(&fn);
+
+	for (nth = 1; nth <= FAIL_NTH_MAX; nth++) {
+		fail_nth_arm(&fn, nth);
+		fd = __kvm_create_device(self->vm, KVM_DEV_TYPE_VFIO);
+		err = errno;
+		fired = fail_nth_disarm(&fn);
+		if (fd >= 0) {
+			close(fd);
+			if (!fired)
+				break;
+			continue;	/* a failure the kernel absorbed */
+		}
+		failures++;
+		EXPECT_TRUE(fired) TH_LOG("create failed with nothing injected");
+		EXPECT_EQ(ENOMEM, err) TH_LOG("nth %d: %s", nth, strerror(err));
+
+		fd = __kvm_create_device(self->vm, KVM_DEV_TYPE_VFIO);
+		EXPECT_LE(0, fd) TH_LOG("create after a failed create: %s",
+					strerror(errno));
+		close_fd(&fd);
+	}
+	fail_nth_restore(&fn);
+	ASSERT_GE(FAIL_NTH_MAX, nth) TH_LOG("create never succeeded");
+	ASSERT_LT(0, failures) TH_LOG("no allocation of create was failed");
+	ksft_print_msg("create: %d injected failures, success at nth %d\n",
+		       failures, nth);
+	ASSERT_VFIO_STATS(self->vm, 0, 0);
+}
+
+/*
+ * Verify that KVM_DEV_VFIO_FILE_ADD failing at any of its allocations
+ * returns ENOMEM and changes nothing: the statistics stay at zero, the
+ * file is not held (DEL gives ENOENT), and a later ADD works.
+ */
+TEST_F_TIMEOUT(kvm_vfio, fail_nth_add, CASE_TIMEOUT)
+{
+	struct fail_nth fn = { .fd = -1, .rfd = -1 };
+	enum vfio_file_id id = first_group();
+	int nth, ret, err, failures = 0, file;
+	bool fired;
+
+	REQUIRE_ANY_GROUP();
+	REQUIRE_FAIL_NTH(&fn);
+	self->bridge = open_bridge(self->vm);
+	file = open_vfio_file(_metadata, id);
+
+	for (nth = 1; nth <= FAIL_NTH_MAX; nth++) {
+		fail_nth_arm(&fn, nth);
+		ret = bridge_add(self->bridge, file);
+		err = errno;
+		fired = fail_nth_disarm(&fn);
+		if (!ret) {
+			if (!fired)
+				break;
+			ASSERT_OK(bridge_del(self->bridge, file));
+			continue;
+		}
+		failures++;
+		EXPECT_TRUE(fired) TH_LOG("ADD failed with nothing injected");
+		EXPECT_EQ(ENOMEM, err) TH_LOG("nth %d: %s", nth, strerror(err));
+		ASSERT_VFIO_STATS(self->vm, 0, 0);
+		ASSERT_FAILS(ENOENT, bridge_del(self->bridge, file));
+	}
+	fail_nth_restore(&fn);
+	ASSERT_GE(FAIL_NTH_MAX, nth) TH_LOG("ADD never succeeded");
+	ASSERT_LT(0, failures) TH_LOG("no allocation of ADD was failed");
+	ksft_print_msg("ADD: %d injected failures, success at nth %d\n",
+		       failures, nth);
+	ASSERT_VFIO_STATS(self->vm, 1, !vfio_file_info[id].coherent);
+	ASSERT_OK(bridge_del(self->bridge, file));
+	ASSERT_VFIO_STATS(self->vm, 0, 0);
+	close(file);
+}
+
 TEST_HARNESS_MAIN
