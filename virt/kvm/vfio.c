@@ -53,7 +53,7 @@
 #endif
 
 /* A VFIO file added to the bridge, on kvm_vfio.files until DEL or release. */
-struct kvm_vfio_file {
+struct kvm_vfio_entry {
 	struct list_head node;
 	struct file *file;		/* the reference the bridge holds */
 	bool noncoherent;		/* VFIO's last answer for this file */
@@ -74,7 +74,7 @@ static const struct kvm_device_ops kvm_vfio_ops;
 
 /* VFIO's side, each call guarded by a module reference on vfio. */
 
-static bool kvm_vfio_file_is_valid(struct file *file)
+static bool kvm_vfio_is_vfio_file(struct file *file)
 {
 	bool (*is_valid)(struct file *file) = symbol_get(vfio_file_is_valid);
 	bool valid = false;
@@ -101,11 +101,11 @@ static bool kvm_vfio_file_coherent(struct file *file)
 	return ret;
 }
 
-static void kvm_vfio_file_set_kvm(struct file *file, struct kvm *kvm)
+static void kvm_vfio_bind_kvm(struct file *file, struct kvm *kvm)
 {
 	void (*set_kvm)(struct file *file, struct kvm *kvm);
 
-	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_file_set_kvm, file, kvm);
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_bind_kvm, file, kvm);
 
 	set_kvm = symbol_get(vfio_file_set_kvm);
 	if (set_kvm) {
@@ -139,12 +139,12 @@ static void kvm_vfio_arch_noncoherent(struct kvm *kvm, bool noncoherent)
 /* Register or unregister the VM, on edges only. */
 static void kvm_vfio_set_noncoherent(struct kvm_device *dev, bool noncoherent)
 {
-	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio *bridge = dev->private;
 
-	lockdep_assert_held(&kv->lock);
+	lockdep_assert_held(&bridge->lock);
 
-	if (kv->noncoherent != noncoherent) {
-		kv->noncoherent = noncoherent;
+	if (bridge->noncoherent != noncoherent) {
+		bridge->noncoherent = noncoherent;
 		kvm_vfio_arch_noncoherent(dev->kvm, noncoherent);
 	}
 }
@@ -153,18 +153,18 @@ static void kvm_vfio_set_noncoherent(struct kvm_device *dev, bool noncoherent)
  * Ask VFIO about every file, publish the counts and move the registration
  * if the answer for the whole VM changed.
  */
-static void kvm_vfio_update_coherency(struct kvm_device *dev)
+static void kvm_vfio_recount(struct kvm_device *dev)
 {
-	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio *bridge = dev->private;
 	struct kvm_vm_stat_generic *stat = &dev->kvm->stat.generic;
-	struct kvm_vfio_file *kvf;
+	struct kvm_vfio_entry *entry;
 	u64 files = 0, noncoherent = 0;
 
-	lockdep_assert_held(&kv->lock);
+	lockdep_assert_held(&bridge->lock);
 
-	list_for_each_entry(kvf, &kv->files, node) {
-		kvf->noncoherent = !kvm_vfio_file_coherent(kvf->file);
-		noncoherent += kvf->noncoherent;
+	list_for_each_entry(entry, &bridge->files, node) {
+		entry->noncoherent = !kvm_vfio_file_coherent(entry->file);
+		noncoherent += entry->noncoherent;
 		files++;
 	}
 	stat->vfio_files = files;
@@ -173,74 +173,74 @@ static void kvm_vfio_update_coherency(struct kvm_device *dev)
 	kvm_vfio_set_noncoherent(dev, noncoherent);
 }
 
-static struct kvm_vfio_file *kvm_vfio_find(struct kvm_vfio *kv,
-					   struct file *file)
+static struct kvm_vfio_entry *kvm_vfio_find(struct kvm_vfio *bridge,
+					    struct file *file)
 {
-	struct kvm_vfio_file *kvf;
+	struct kvm_vfio_entry *entry;
 
-	lockdep_assert_held(&kv->lock);
+	lockdep_assert_held(&bridge->lock);
 
-	list_for_each_entry(kvf, &kv->files, node)
-		if (kvf->file == file)
-			return kvf;
+	list_for_each_entry(entry, &bridge->files, node)
+		if (entry->file == file)
+			return entry;
 	return NULL;
 }
 
-/* Undo everything kvm_vfio_file_add() did for @kvf, and free it. */
-static void kvm_vfio_drop(struct kvm_device *dev, struct kvm_vfio_file *kvf,
+/* Undo everything __kvm_vfio_add() did for @entry, and free it. */
+static void kvm_vfio_drop(struct kvm_device *dev, struct kvm_vfio_entry *entry,
 			  const char *why)
 {
-	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio *bridge = dev->private;
 	struct kvm_vm_stat_generic *stat = &dev->kvm->stat.generic;
 
-	lockdep_assert_held(&kv->lock);
+	lockdep_assert_held(&bridge->lock);
 
-	list_del(&kvf->node);
+	list_del(&entry->node);
 	stat->vfio_files--;
-	stat->vfio_noncoherent_files -= kvf->noncoherent;
-	trace_kvm_vfio_file(why, !kvf->noncoherent, stat->vfio_files,
+	stat->vfio_noncoherent_files -= entry->noncoherent;
+	trace_kvm_vfio_file(why, !entry->noncoherent, stat->vfio_files,
 			    stat->vfio_noncoherent_files);
 
 #ifdef CONFIG_SPAPR_TCE_IOMMU
-	if (kvf->iommu_group)
-		kvm_spapr_tce_release_iommu_group(dev->kvm, kvf->iommu_group);
+	if (entry->iommu_group)
+		kvm_spapr_tce_release_iommu_group(dev->kvm, entry->iommu_group);
 #endif
-	kvm_vfio_file_set_kvm(kvf->file, NULL);
+	kvm_vfio_bind_kvm(entry->file, NULL);
 	kvm_vfio_arch_assign(dev->kvm, false);
-	fput(kvf->file);
-	kfree(kvf);
+	fput(entry->file);
+	kfree(entry);
 }
 
 /*
  * Add @file, a VFIO file the caller holds a reference on.  On success the
  * reference belongs to the bridge; on failure it stays with the caller.
  */
-static int __kvm_vfio_file_add(struct kvm_device *dev, struct file *file)
+static int __kvm_vfio_add(struct kvm_device *dev, struct file *file)
 {
-	struct kvm_vfio *kv = dev->private;
-	struct kvm_vfio_file *kvf;
+	struct kvm_vfio *bridge = dev->private;
+	struct kvm_vfio_entry *entry;
 
-	guard(mutex)(&kv->lock);
+	guard(mutex)(&bridge->lock);
 
-	if (kvm_vfio_find(kv, file))
+	if (kvm_vfio_find(bridge, file))
 		return -EEXIST;
 
-	kvf = kzalloc(sizeof(*kvf), GFP_KERNEL_ACCOUNT);
-	if (!kvf)
+	entry = kzalloc(sizeof(*entry), GFP_KERNEL_ACCOUNT);
+	if (!entry)
 		return -ENOMEM;
 
-	kvf->file = file;
-	list_add_tail(&kvf->node, &kv->files);
+	entry->file = file;
+	list_add_tail(&entry->node, &bridge->files);
 	kvm_vfio_arch_assign(dev->kvm, true);
-	kvm_vfio_file_set_kvm(file, dev->kvm);
-	kvm_vfio_update_coherency(dev);
-	trace_kvm_vfio_file("add", !kvf->noncoherent,
+	kvm_vfio_bind_kvm(file, dev->kvm);
+	kvm_vfio_recount(dev);
+	trace_kvm_vfio_file("add", !entry->noncoherent,
 			    dev->kvm->stat.generic.vfio_files,
 			    dev->kvm->stat.generic.vfio_noncoherent_files);
 	return 0;
 }
 
-static int kvm_vfio_file_add(struct kvm_device *dev, int fd)
+static int kvm_vfio_add_fd(struct kvm_device *dev, int fd)
 {
 	struct file *file;
 	int ret;
@@ -250,40 +250,40 @@ static int kvm_vfio_file_add(struct kvm_device *dev, int fd)
 		return -EBADF;
 
 	ret = -EINVAL;
-	if (kvm_vfio_file_is_valid(file))
-		ret = __kvm_vfio_file_add(dev, file);
+	if (kvm_vfio_is_vfio_file(file))
+		ret = __kvm_vfio_add(dev, file);
 	if (ret)
 		fput(file);
 	return ret;
 }
 
-static int __kvm_vfio_file_del(struct kvm_device *dev, struct file *file)
+static int __kvm_vfio_del(struct kvm_device *dev, struct file *file)
 {
-	struct kvm_vfio *kv = dev->private;
-	struct kvm_vfio_file *kvf;
+	struct kvm_vfio *bridge = dev->private;
+	struct kvm_vfio_entry *entry;
 
-	guard(mutex)(&kv->lock);
+	guard(mutex)(&bridge->lock);
 
-	kvf = kvm_vfio_find(kv, file);
-	if (!kvf)
+	entry = kvm_vfio_find(bridge, file);
+	if (!entry)
 		return -ENOENT;
 
-	kvm_vfio_drop(dev, kvf, "del");
-	kvm_vfio_update_coherency(dev);
+	kvm_vfio_drop(dev, entry, "del");
+	kvm_vfio_recount(dev);
 	return 0;
 }
 
-static int kvm_vfio_file_del(struct kvm_device *dev, int fd)
+static int kvm_vfio_del_fd(struct kvm_device *dev, int fd)
 {
 	CLASS(fd, f)(fd);
 
 	if (fd_empty(f))
 		return -EBADF;
-	return __kvm_vfio_file_del(dev, fd_file(f));
+	return __kvm_vfio_del(dev, fd_file(f));
 }
 
 #ifdef CONFIG_SPAPR_TCE_IOMMU
-static struct iommu_group *kvm_vfio_file_iommu_group(struct file *file)
+static struct iommu_group *kvm_vfio_iommu_group(struct file *file)
 {
 	struct iommu_group *(*get_group)(struct file *file);
 	struct iommu_group *group = NULL;
@@ -296,12 +296,11 @@ static struct iommu_group *kvm_vfio_file_iommu_group(struct file *file)
 	return group;
 }
 
-static int kvm_vfio_file_set_spapr_tce(struct kvm_device *dev,
-				       void __user *arg)
+static int kvm_vfio_set_spapr_tce(struct kvm_device *dev, void __user *arg)
 {
-	struct kvm_vfio *kv = dev->private;
+	struct kvm_vfio *bridge = dev->private;
 	struct kvm_vfio_spapr_tce param;
-	struct kvm_vfio_file *kvf;
+	struct kvm_vfio_entry *entry;
 
 	if (copy_from_user(&param, arg, sizeof(param)))
 		return -EFAULT;
@@ -310,25 +309,25 @@ static int kvm_vfio_file_set_spapr_tce(struct kvm_device *dev,
 	if (fd_empty(f))
 		return -EBADF;
 
-	guard(mutex)(&kv->lock);
+	guard(mutex)(&bridge->lock);
 
-	kvf = kvm_vfio_find(kv, fd_file(f));
-	if (!kvf)
+	entry = kvm_vfio_find(bridge, fd_file(f));
+	if (!entry)
 		return -ENOENT;
 
 	/* Only group files have an iommu_group; a device cdev has none. */
-	if (!kvf->iommu_group)
-		kvf->iommu_group = kvm_vfio_file_iommu_group(kvf->file);
-	if (!kvf->iommu_group)
+	if (!entry->iommu_group)
+		entry->iommu_group = kvm_vfio_iommu_group(entry->file);
+	if (!entry->iommu_group)
 		return -EIO;
 
 	return kvm_spapr_tce_attach_iommu_group(dev->kvm, param.tablefd,
-						kvf->iommu_group);
+						entry->iommu_group);
 }
 #endif
 
-static int kvm_vfio_set_file(struct kvm_device *dev, u64 attr,
-			     void __user *arg)
+static int kvm_vfio_file_attr(struct kvm_device *dev, u64 attr,
+			      void __user *arg)
 {
 	s32 __user *fdp = arg;
 	s32 fd;
@@ -337,29 +336,29 @@ static int kvm_vfio_set_file(struct kvm_device *dev, u64 attr,
 	case KVM_DEV_VFIO_FILE_ADD:
 		if (get_user(fd, fdp))
 			return -EFAULT;
-		return kvm_vfio_file_add(dev, fd);
+		return kvm_vfio_add_fd(dev, fd);
 	case KVM_DEV_VFIO_FILE_DEL:
 		if (get_user(fd, fdp))
 			return -EFAULT;
-		return kvm_vfio_file_del(dev, fd);
+		return kvm_vfio_del_fd(dev, fd);
 #ifdef CONFIG_SPAPR_TCE_IOMMU
 	case KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE:
-		return kvm_vfio_file_set_spapr_tce(dev, arg);
+		return kvm_vfio_set_spapr_tce(dev, arg);
 #endif
 	}
 	return -ENXIO;
 }
 
-static int kvm_vfio_set_attr(struct kvm_device *dev,
-			     struct kvm_device_attr *attr)
+static int kvm_vfio_bridge_set_attr(struct kvm_device *dev,
+				    struct kvm_device_attr *attr)
 {
 	if (attr->group != KVM_DEV_VFIO_FILE)
 		return -ENXIO;
-	return kvm_vfio_set_file(dev, attr->attr, u64_to_user_ptr(attr->addr));
+	return kvm_vfio_file_attr(dev, attr->attr, u64_to_user_ptr(attr->addr));
 }
 
-static int kvm_vfio_has_attr(struct kvm_device *dev,
-			     struct kvm_device_attr *attr)
+static int kvm_vfio_bridge_has_attr(struct kvm_device *dev,
+				    struct kvm_device_attr *attr)
 {
 	if (attr->group != KVM_DEV_VFIO_FILE)
 		return -ENXIO;
@@ -376,28 +375,28 @@ static int kvm_vfio_has_attr(struct kvm_device *dev,
 }
 
 /* The bridge's fd is closed: drop every file, then the bridge itself. */
-static void kvm_vfio_release(struct kvm_device *dev)
+static void kvm_vfio_bridge_release(struct kvm_device *dev)
 {
-	struct kvm_vfio *kv = dev->private;
-	struct kvm_vfio_file *kvf, *next;
+	struct kvm_vfio *bridge = dev->private;
+	struct kvm_vfio_entry *entry, *next;
 
 	lockdep_assert_held(&dev->kvm->lock);
 
-	mutex_lock(&kv->lock);
-	list_for_each_entry_safe(kvf, next, &kv->files, node)
-		kvm_vfio_drop(dev, kvf, "release");
+	mutex_lock(&bridge->lock);
+	list_for_each_entry_safe(entry, next, &bridge->files, node)
+		kvm_vfio_drop(dev, entry, "release");
 	kvm_vfio_set_noncoherent(dev, false);
-	mutex_unlock(&kv->lock);
+	mutex_unlock(&bridge->lock);
 
-	mutex_destroy(&kv->lock);
-	kfree(kv);
+	mutex_destroy(&bridge->lock);
+	kfree(bridge);
 	kfree(dev);
 }
 
-static int kvm_vfio_create(struct kvm_device *dev, u32 type)
+static int kvm_vfio_bridge_create(struct kvm_device *dev, u32 type)
 {
 	struct kvm_device *other;
-	struct kvm_vfio *kv;
+	struct kvm_vfio *bridge;
 
 	lockdep_assert_held(&dev->kvm->lock);
 
@@ -406,22 +405,22 @@ static int kvm_vfio_create(struct kvm_device *dev, u32 type)
 		if (other->ops == &kvm_vfio_ops)
 			return -EBUSY;
 
-	kv = kzalloc(sizeof(*kv), GFP_KERNEL_ACCOUNT);
-	if (!kv)
+	bridge = kzalloc(sizeof(*bridge), GFP_KERNEL_ACCOUNT);
+	if (!bridge)
 		return -ENOMEM;
 
-	mutex_init(&kv->lock);
-	INIT_LIST_HEAD(&kv->files);
-	dev->private = kv;
+	mutex_init(&bridge->lock);
+	INIT_LIST_HEAD(&bridge->files);
+	dev->private = bridge;
 	return 0;
 }
 
 static const struct kvm_device_ops kvm_vfio_ops = {
 	.name = "kvm-vfio",
-	.create = kvm_vfio_create,
-	.release = kvm_vfio_release,
-	.set_attr = kvm_vfio_set_attr,
-	.has_attr = kvm_vfio_has_attr,
+	.create = kvm_vfio_bridge_create,
+	.release = kvm_vfio_bridge_release,
+	.set_attr = kvm_vfio_bridge_set_attr,
+	.has_attr = kvm_vfio_bridge_has_attr,
 };
 
 int kvm_vfio_ops_init(void)

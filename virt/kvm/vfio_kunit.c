@@ -103,7 +103,7 @@ static int kvm_vfio_kunit_init(struct kunit *test)
 
 	kunit_activate_static_stub(test, kvm_vfio_file_coherent,
 				   kvm_vfio_kunit_coherent);
-	kunit_activate_static_stub(test, kvm_vfio_file_set_kvm,
+	kunit_activate_static_stub(test, kvm_vfio_bind_kvm,
 				   kvm_vfio_kunit_set_kvm);
 	kunit_activate_static_stub(test, kvm_vfio_arch_assign,
 				   kvm_vfio_kunit_assign);
@@ -111,7 +111,7 @@ static int kvm_vfio_kunit_init(struct kunit *test)
 				   kvm_vfio_kunit_noncoherent);
 
 	mutex_lock(&ctx->kvm->lock);
-	ret = kvm_vfio_create(&ctx->dev, KVM_DEV_TYPE_VFIO);
+	ret = kvm_vfio_bridge_create(&ctx->dev, KVM_DEV_TYPE_VFIO);
 	mutex_unlock(&ctx->kvm->lock);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	return 0;
@@ -120,32 +120,32 @@ static int kvm_vfio_kunit_init(struct kunit *test)
 static void kvm_vfio_kunit_exit(struct kunit *test)
 {
 	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
-	struct kvm_vfio *kv = ctx->dev.private;
-	struct kvm_vfio_file *kvf, *next;
+	struct kvm_vfio *bridge = ctx->dev.private;
+	struct kvm_vfio_entry *entry, *next;
 	int i;
 
 	/* Tests that did not release the bridge: free it without hooks. */
-	if (kv) {
-		list_for_each_entry_safe(kvf, next, &kv->files, node) {
-			list_del(&kvf->node);
-			fput(kvf->file);
-			kfree(kvf);
+	if (bridge) {
+		list_for_each_entry_safe(entry, next, &bridge->files, node) {
+			list_del(&entry->node);
+			fput(entry->file);
+			kfree(entry);
 		}
-		kfree(kv);
+		kfree(bridge);
 	}
 	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++)
 		if (!IS_ERR_OR_NULL(ctx->files[i]))
 			fput(ctx->files[i]);
 }
 
-/* Add file @i the way kvm_vfio_file_add() does after fget(). */
+/* Add file @i the way kvm_vfio_add_fd() does after fget(). */
 static int kvm_vfio_kunit_add(struct kunit *test, int i)
 {
 	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
 	int ret;
 
 	get_file(ctx->files[i]);
-	ret = __kvm_vfio_file_add(&ctx->dev, ctx->files[i]);
+	ret = __kvm_vfio_add(&ctx->dev, ctx->files[i]);
 	if (ret)
 		fput(ctx->files[i]);
 	return ret;
@@ -155,7 +155,7 @@ static int kvm_vfio_kunit_del(struct kunit *test, int i)
 {
 	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
 
-	return __kvm_vfio_file_del(&ctx->dev, ctx->files[i]);
+	return __kvm_vfio_del(&ctx->dev, ctx->files[i]);
 }
 
 static void kvm_vfio_kunit_release(struct kunit *test)
@@ -163,8 +163,8 @@ static void kvm_vfio_kunit_release(struct kunit *test)
 	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
 
 	mutex_lock(&ctx->kvm->lock);
-	/* kvm_vfio_release() frees the device: hand it a copy. */
-	kvm_vfio_release(kmemdup(&ctx->dev, sizeof(ctx->dev), GFP_KERNEL));
+	/* kvm_vfio_bridge_release() frees the device: hand it a copy. */
+	kvm_vfio_bridge_release(kmemdup(&ctx->dev, sizeof(ctx->dev), GFP_KERNEL));
 	mutex_unlock(&ctx->kvm->lock);
 	ctx->dev.private = NULL;
 }
@@ -318,7 +318,7 @@ static void kvm_vfio_test_one_per_vm(struct kunit *test)
 
 	mutex_lock(&ctx->kvm->lock);
 	list_add(&ctx->dev.vm_node, &ctx->kvm->devices);
-	ret = kvm_vfio_create(&other, KVM_DEV_TYPE_VFIO);
+	ret = kvm_vfio_bridge_create(&other, KVM_DEV_TYPE_VFIO);
 	list_del(&ctx->dev.vm_node);
 	mutex_unlock(&ctx->kvm->lock);
 
