@@ -50,7 +50,8 @@ problems=()
 grep -q '^=== POWEROFF' "$dir/results.log" ||
 	problems+=("the guest did not reach its end: last test started was '$(sed -n 's/^=== BEGIN //p' "$dir/results.log" | tail -1)'")
 "$TOP/harness/splats.sh" "$dir/console.log" >"$dir/splats.txt" || true
-[ -s "$dir/splats.txt" ] && problems+=("kernel reports in the console: $(head -3 "$dir/splats.txt" | tr '\n' ';')")
+[ -s "$dir/splats.txt" ] &&
+	problems+=("$(wc -l <"$dir/splats.txt") kernel report line(s) in the console, first: $(head -1 "$dir/splats.txt" | tr -d '\r')")
 printf '%s\n' "${problems[@]}" >"$dir/problems.txt"
 sed -i '/^$/d' "$dir/problems.txt"
 if [ -s "$dir/problems.txt" ]; then
