@@ -862,55 +862,46 @@ TEST_F_TIMEOUT(kvm_vfio, cdev_two_opens, CASE_TIMEOUT)
 }
 
 /*
- * Verify that a coherent group counts as a file but not as a non-coherent
- * one, and that repeated ADD/DEL cycles keep the counts exact.
+ * ADD and DEL group @id three times, with a duplicate ADD and a stray DEL in
+ * each round: the statistics must follow exactly, counting the group as
+ * non-coherent only if it is.
  */
-TEST_F_TIMEOUT(kvm_vfio, coherent_group_add_del, CASE_TIMEOUT)
+static void group_add_del_cycles(struct __test_metadata *_metadata,
+				 struct kvm_vm *vm, int bridge,
+				 enum vfio_file_id id)
 {
+	int nc = !vfio_file_info[id].coherent;
 	int fd, i;
 
-	REQUIRE_VFIO_FILE(COHERENT_GROUP0);
-	fd = open_vfio_file(_metadata, COHERENT_GROUP0);
-	self->bridge = open_bridge(self->vm);
-
+	fd = open_vfio_file(_metadata, id);
 	for (i = 0; i < 3; i++) {
-		ASSERT_OK(bridge_add(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 1, 0);
-		ASSERT_FAILS(EEXIST, bridge_add(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 1, 0);
-		ASSERT_OK(bridge_del(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 0, 0);
-		ASSERT_FAILS(ENOENT, bridge_del(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 0, 0);
+		ASSERT_OK(bridge_add(bridge, fd));
+		ASSERT_VFIO_STATS(vm, 1, nc);
+		ASSERT_FAILS(EEXIST, bridge_add(bridge, fd));
+		ASSERT_VFIO_STATS(vm, 1, nc);
+		ASSERT_OK(bridge_del(bridge, fd));
+		ASSERT_VFIO_STATS(vm, 0, 0);
+		ASSERT_FAILS(ENOENT, bridge_del(bridge, fd));
+		ASSERT_VFIO_STATS(vm, 0, 0);
 	}
-
 	close(fd);
 }
 
-/*
- * Verify that a non-coherent group is counted in both statistics, and that
- * repeated ADD/DEL cycles keep the counts exact.
- */
+/* Verify that a coherent group counts as a file but not as non-coherent. */
+TEST_F_TIMEOUT(kvm_vfio, coherent_group_add_del, CASE_TIMEOUT)
+{
+	REQUIRE_VFIO_FILE(COHERENT_GROUP0);
+	self->bridge = open_bridge(self->vm);
+	group_add_del_cycles(_metadata, self->vm, self->bridge, COHERENT_GROUP0);
+}
+
+/* Verify that a non-coherent group is counted in both statistics. */
 TEST_F_TIMEOUT(kvm_vfio, noncoherent_group_add_del, CASE_TIMEOUT)
 {
-	int fd, i;
-
 	REQUIRE_VFIO_FILE(NONCOHERENT_GROUP0);
-	fd = open_vfio_file(_metadata, NONCOHERENT_GROUP0);
 	self->bridge = open_bridge(self->vm);
-
-	for (i = 0; i < 3; i++) {
-		ASSERT_OK(bridge_add(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 1, 1);
-		ASSERT_FAILS(EEXIST, bridge_add(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 1, 1);
-		ASSERT_OK(bridge_del(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 0, 0);
-		ASSERT_FAILS(ENOENT, bridge_del(self->bridge, fd));
-		ASSERT_VFIO_STATS(self->vm, 0, 0);
-	}
-
-	close(fd);
+	group_add_del_cycles(_metadata, self->vm, self->bridge,
+			     NONCOHERENT_GROUP0);
 }
 
 /*
