@@ -384,7 +384,7 @@ TEST_F(vm, count_edges_and_zaps)
 TEST_F(vm, quirk_disable_zaps_once)
 {
 	if (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_IGNORE_GUEST_PAT))
-		SKIP(return, "KVM_X86_QUIRK_IGNORE_GUEST_PAT cannot be disabled here (a CPU without self-snoop)");
+		SKIP(return, "IGNORE_GUEST_PAT cannot be disabled: CPU without self-snoop");
 	run_wbinvd(self->vcpu, 0);
 
 	vm_enable_cap(self->vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_IGNORE_GUEST_PAT);
