@@ -2,7 +2,8 @@
 /*
  * KUnit tests of the x86 non-coherent DMA policy's decisions
  * (noncoherent.h): the memory type of a guest mapping for every input,
- * and which changes of the non-coherent DMA count zap SPTEs.
+ * which changes of the non-coherent DMA count zap SPTEs, and the range a
+ * memslot change zaps.
  */
 #include <kunit/test.h>
 
@@ -10,27 +11,41 @@
 
 struct memtype_case {
 	bool is_mmio;
+	bool slot_noncoherent;
 	bool vm_noncoherent;
 	bool ignore_pat_quirk;
 	enum kvm_guest_memtype expected;
 };
 
-/* Every input, with the type 6.12's vmx_get_mt_mask() chose for it. */
+/*
+ * Every input.  Those without a flagged memslot existed in 6.12, and get
+ * the type 6.12's vmx_get_mt_mask() chose for them.
+ */
 static const struct memtype_case memtype_cases[] = {
-	{ false, false, false, KVM_MEMTYPE_WB_GUEST_PAT },
-	{ false, false, true,  KVM_MEMTYPE_WB_IGNORE_PAT },
-	{ false, true,  false, KVM_MEMTYPE_WB_GUEST_PAT },
-	{ false, true,  true,  KVM_MEMTYPE_WB_GUEST_PAT },
-	{ true,  false, false, KVM_MEMTYPE_UC },
-	{ true,  false, true,  KVM_MEMTYPE_UC },
-	{ true,  true,  false, KVM_MEMTYPE_UC },
-	{ true,  true,  true,  KVM_MEMTYPE_UC },
+	{ false, false, false, false, KVM_MEMTYPE_WB_GUEST_PAT },
+	{ false, false, false, true,  KVM_MEMTYPE_WB_IGNORE_PAT },
+	{ false, false, true,  false, KVM_MEMTYPE_WB_GUEST_PAT },
+	{ false, false, true,  true,  KVM_MEMTYPE_WB_GUEST_PAT },
+	{ true,  false, false, false, KVM_MEMTYPE_UC },
+	{ true,  false, false, true,  KVM_MEMTYPE_UC },
+	{ true,  false, true,  false, KVM_MEMTYPE_UC },
+	{ true,  false, true,  true,  KVM_MEMTYPE_UC },
+	/* A flagged memslot honours guest PAT whatever the VM and quirk. */
+	{ false, true,  false, false, KVM_MEMTYPE_WB_GUEST_PAT },
+	{ false, true,  false, true,  KVM_MEMTYPE_WB_GUEST_PAT },
+	{ false, true,  true,  false, KVM_MEMTYPE_WB_GUEST_PAT },
+	{ false, true,  true,  true,  KVM_MEMTYPE_WB_GUEST_PAT },
+	{ true,  true,  false, false, KVM_MEMTYPE_UC },
+	{ true,  true,  false, true,  KVM_MEMTYPE_UC },
+	{ true,  true,  true,  false, KVM_MEMTYPE_UC },
+	{ true,  true,  true,  true,  KVM_MEMTYPE_UC },
 };
 
 static void memtype_case_desc(const struct memtype_case *c, char *desc)
 {
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s, %s, quirk %s",
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s, %s memslot, %s, quirk %s",
 		 c->is_mmio ? "MMIO" : "RAM",
+		 c->slot_noncoherent ? "flagged" : "normal",
 		 c->vm_noncoherent ? "non-coherent DMA" : "coherent DMA",
 		 c->ignore_pat_quirk ? "on" : "off");
 }
@@ -41,8 +56,8 @@ static void memtype_every_input(struct kunit *test)
 {
 	const struct memtype_case *c = test->param_value;
 
-	KUNIT_EXPECT_EQ(test, kvm_noncoherent_memtype(c->is_mmio, c->vm_noncoherent,
-						      c->ignore_pat_quirk),
+	KUNIT_EXPECT_EQ(test, kvm_noncoherent_memtype(c->is_mmio, c->slot_noncoherent,
+						      c->vm_noncoherent, c->ignore_pat_quirk),
 			c->expected);
 }
 
@@ -86,9 +101,64 @@ static void count_change_zaps(struct kunit *test)
 			c->zap);
 }
 
+#define NC	KVM_MEM_NON_COHERENT_DMA
+#define LOG	KVM_MEM_LOG_DIRTY_PAGES
+
+struct memslot_case {
+	const char *name;
+	enum kvm_mr_change change;
+	u32 old_flags;
+	u32 new_flags;
+	bool zap;
+};
+
+/* Only a flag change that sets or clears NON_COHERENT_DMA zaps here. */
+static const struct memslot_case memslot_cases[] = {
+	{ "set the flag",		KVM_MR_FLAGS_ONLY, 0,	     NC,	true },
+	{ "clear the flag",		KVM_MR_FLAGS_ONLY, NC,	     0,		true },
+	{ "set it with dirty logging",	KVM_MR_FLAGS_ONLY, LOG,	     NC | LOG,	true },
+	{ "dirty logging on, flagged",	KVM_MR_FLAGS_ONLY, NC,	     NC | LOG,	false },
+	{ "dirty logging off, normal",	KVM_MR_FLAGS_ONLY, LOG,	     0,		false },
+	{ "create a flagged memslot",	KVM_MR_CREATE,	   0,	     NC,	false },
+	{ "delete a flagged memslot",	KVM_MR_DELETE,	   NC,	     0,		false },
+	{ "move a flagged memslot",	KVM_MR_MOVE,	   NC,	     NC,	false },
+};
+
+static void memslot_case_desc(const struct memslot_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(memslot, memslot_cases, memslot_case_desc);
+
+static void memslot_change_zaps_its_range(struct kunit *test)
+{
+	const struct memslot_case *c = test->param_value;
+	struct kvm_memory_slot old = {
+		.base_gfn = 0x100000, .npages = 512, .flags = c->old_flags,
+	};
+	struct kvm_memory_slot new = old;
+	gfn_t start = 0, end = 0;
+	bool zap;
+
+	new.flags = c->new_flags;
+	if (c->change == KVM_MR_MOVE)
+		new.base_gfn = 0x200000;
+	zap = kvm_noncoherent_memslot_zap(c->change == KVM_MR_CREATE ? NULL : &old,
+					  c->change == KVM_MR_DELETE ? NULL : &new,
+					  c->change, &start, &end);
+	KUNIT_EXPECT_EQ(test, zap, c->zap);
+	if (zap) {
+		/* Exactly the memslot's range, never the whole VM. */
+		KUNIT_EXPECT_EQ(test, start, 0x100000);
+		KUNIT_EXPECT_EQ(test, end, 0x100000 + 512);
+	}
+}
+
 static struct kunit_case noncoherent_test_cases[] = {
 	KUNIT_CASE_PARAM(memtype_every_input, memtype_gen_params),
 	KUNIT_CASE_PARAM(count_change_zaps, zap_gen_params),
+	KUNIT_CASE_PARAM(memslot_change_zaps_its_range, memslot_gen_params),
 	{}
 };
 
