@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * noncoherent_memslot_test - memslots flagged KVM_MEM_NON_COHERENT_DMA.
+ *
+ * Which memslot changes KVM accepts with the flag and which it rejects
+ * (leaving everything as it was), the statistics of flagged memslots,
+ * the write-back of every page mapped into a flagged memslot and leaving
+ * it (VMX with EPT: SVM accepts the flag with no effect), and that a flag
+ * change zaps only the memslot whose flag changed.
+ *
+ * KVM_VFIO_NONCOHERENT_GROUP0, a VFIO group without enforced coherency,
+ * is used to compare a flag change with a whole-VM non-coherent DMA edge;
+ * without it that comparison is skipped.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "kselftest_harness.h"
+
+#define NC		KVM_MEM_NON_COHERENT_DMA
+#define SLOT_A		1
+#define SLOT_B		2
+#define GPA_A		(1ull << 32)
+#define GPA_B		(GPA_A + (1ull << 30))
+/* Guest page-table pages that mapping @n pages with 4 KiB pages needs. */
+#define PT_PAGES(n)	((n) / 256 + 512)
+
+/* Each run, the guest writes one word in each page of this range. */
+static uint64_t touch_gva, touch_npages;
+
+static void guest_code(void)
+{
+	uint64_t i;
+
+	for (;;) {
+		for (i = 0; i < READ_ONCE(touch_npages); i++)
+			*(volatile uint64_t *)(READ_ONCE(touch_gva) + i * PAGE_SIZE) = i;
+		GUEST_SYNC(0);
+	}
+}
+
+#define NO_FLAG_SUPPORT	"KVM_CAP_MEMSLOT_NON_COHERENT_DMA is not supported"
+
+static uint64_t stat(struct kvm_vm *vm, const char *name)
+{
+	uint64_t value = ~0ull;
+
+	__vm_get_stat(vm, name, &value, 1);
+	TEST_ASSERT(value != ~0ull, "VM statistic %s is missing", name);
+	return value;
+}
+
+static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
+{
+	struct kvm_stats_desc *descs, *desc = NULL;
+	struct kvm_stats_header header;
+	uint64_t value;
+	int fd, i;
+
+	fd = vcpu_get_stats_fd(vcpu);
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+	for (i = 0; i < header.num_desc; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		if (!strcmp(desc->name, name))
+			break;
+	}
+	TEST_ASSERT(i < header.num_desc, "vCPU statistic %s is missing", name);
+	read_stat_data(fd, &header, desc, &value, 1);
+	free(descs);
+	close(fd);
+	return value;
+}
+
+/* Where the flag changes memory types, KVM writes pages back. */
+static bool writes_back(void)
+{
+	return host_cpu_is_intel && kvm_is_tdp_enabled();
+}
+
+static void add_slot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
+		     uint64_t npages, uint32_t flags)
+{
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, gpa, slot, npages, flags);
+	virt_map(vm, gpa, gpa, npages);
+}
+
+/* Let the guest write every page of [@gpa, +@npages); return the seconds. */
+static double touch(struct kvm_vcpu *vcpu, uint64_t gpa, uint64_t npages)
+{
+	struct timespec t0, t1;
+	struct ucall uc;
+
+	touch_gva = gpa;
+	touch_npages = npages;
+	sync_global_to_guest(vcpu->vm, touch_gva);
+	sync_global_to_guest(vcpu->vm, touch_npages);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	vcpu_run(vcpu);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+	return t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+TEST(flag_accepted_and_counted)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	void *hva;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+
+	add_slot(vm, SLOT_A, GPA_A, 16, NC);
+	ASSERT_EQ(stat(vm, "noncoherent_memslots"), 1);
+	ASSERT_EQ(stat(vm, "noncoherent_memslot_pages"), 16);
+
+	/* Flag changes of an existing memslot are allowed both ways. */
+	vm_mem_region_set_flags(vm, SLOT_A, 0);
+	ASSERT_EQ(stat(vm, "noncoherent_memslots"), 0);
+	ASSERT_EQ(stat(vm, "noncoherent_memslot_pages"), 0);
+	vm_mem_region_set_flags(vm, SLOT_A, NC | KVM_MEM_LOG_DIRTY_PAGES);
+	ASSERT_EQ(stat(vm, "noncoherent_memslots"), 1);
+	vm_mem_region_set_flags(vm, SLOT_A, NC);
+
+	/* KVM_SET_USER_MEMORY_REGION (v1) takes the flag too, with READONLY. */
+	hva = addr_gpa2hva(vm, GPA_A);
+	ASSERT_EQ(__vm_set_user_memory_region(vm, SLOT_B, NC | KVM_MEM_READONLY,
+					      GPA_B, 16 * PAGE_SIZE, hva), 0);
+	ASSERT_EQ(stat(vm, "noncoherent_memslots"), 2);
+	ASSERT_EQ(stat(vm, "noncoherent_memslot_pages"), 32);
+	ASSERT_EQ(__vm_set_user_memory_region(vm, SLOT_B, 0, GPA_B, 0, hva), 0);
+
+	vm_mem_region_delete(vm, SLOT_A);
+	ASSERT_EQ(stat(vm, "noncoherent_memslots"), 0);
+	ASSERT_EQ(stat(vm, "noncoherent_memslot_pages"), 0);
+	kvm_vm_free(vm);
+}
+
+TEST(invalid_changes_change_nothing)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	void *hva;
+	int r;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	add_slot(vm, SLOT_A, GPA_A, 16, NC);
+	hva = addr_gpa2hva(vm, GPA_A);
+
+	/* READONLY cannot change on an existing memslot, flagged or not. */
+	r = __vm_set_user_memory_region2(vm, SLOT_A, NC | KVM_MEM_READONLY,
+					 GPA_A, 16 * PAGE_SIZE, hva, 0, 0);
+	ASSERT_TRUE(r == -1 && errno == EINVAL);
+	/* Neither can the size. */
+	r = __vm_set_user_memory_region2(vm, SLOT_A, 0, GPA_A, 32 * PAGE_SIZE,
+					 hva, 0, 0);
+	ASSERT_TRUE(r == -1 && errno == EINVAL);
+	/* An unknown bit next to the flag. */
+	r = __vm_set_user_memory_region2(vm, SLOT_A, NC | BIT(4), GPA_A,
+					 16 * PAGE_SIZE, hva, 0, 0);
+	ASSERT_TRUE(r == -1 && errno == EINVAL);
+
+	ASSERT_EQ(stat(vm, "noncoherent_memslots"), 1);
+	ASSERT_EQ(stat(vm, "noncoherent_memslot_pages"), 16);
+	/* The memslot still works and is still flagged. */
+	touch(vcpu, GPA_A, 16);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), writes_back() ? 16 : 0);
+	kvm_vm_free(vm);
+}
+
+/*
+ * First touch of 64 MiB in a flagged memslot and in a normal one: only the
+ * flagged pages are written back, once as they are mapped and once as they
+ * leave (here, when the memslot is deleted).
+ */
+TEST(writebacks_for_flagged_pages_only)
+{
+	const uint64_t npages = (64ull << 20) / PAGE_SIZE;
+	uint64_t expected = writes_back() ? npages : 0;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	double t_normal, t_flagged;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(2 * npages), guest_code);
+	add_slot(vm, SLOT_A, GPA_A, npages, NC);
+	add_slot(vm, SLOT_B, GPA_B, npages, 0);
+
+	t_normal = touch(vcpu, GPA_B, npages);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 0);
+	t_flagged = touch(vcpu, GPA_A, npages);
+	ksft_print_msg("first touch of 64 MiB: normal memslot %.3f s, flagged %.3f s, %lu pages written back\n",
+		       t_normal, t_flagged, stat(vm, "noncoherent_writebacks"));
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), expected);
+
+	/* Touching again maps nothing new: no more write-backs. */
+	touch(vcpu, GPA_A, npages);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), expected);
+
+	vm_mem_region_delete(vm, SLOT_B);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), expected);
+	vm_mem_region_delete(vm, SLOT_A);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 2 * expected);
+	kvm_vm_free(vm);
+}
+
+static uint64_t faults(struct kvm_vcpu *vcpu)
+{
+	return vcpu_stat(vcpu, "pf_fixed");
+}
+
+/*
+ * A 256 MiB guest: 254 MiB in a normal memslot and 2 MiB in one whose flag
+ * changes.  Only the 2 MiB memslot is zapped, so only its pages fault
+ * again; a whole-VM non-coherent DMA edge (VMX) zaps everything.
+ */
+TEST(flag_change_zaps_only_that_memslot)
+{
+	const uint64_t npages_a = (2ull << 20) / PAGE_SIZE;
+	const uint64_t npages_b = (254ull << 20) / PAGE_SIZE;
+	uint64_t before, flag_faults, edge_faults, wb;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	const char *path;
+	int bridge, group;
+	int32_t fd;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages_a + npages_b), guest_code);
+	add_slot(vm, SLOT_A, GPA_A, npages_a, NC);
+	add_slot(vm, SLOT_B, GPA_B, npages_b, 0);
+	touch(vcpu, GPA_A, npages_a);
+	touch(vcpu, GPA_B, npages_b);
+
+	wb = stat(vm, "noncoherent_writebacks");
+	vm_mem_region_set_flags(vm, SLOT_A, 0);
+	/* The flagged pages leave: written back where they were mapped so. */
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb + (writes_back() ? npages_a : 0));
+
+	before = faults(vcpu);
+	touch(vcpu, GPA_A, npages_a);
+	touch(vcpu, GPA_B, npages_b);
+	flag_faults = faults(vcpu) - before;
+	ksft_print_msg("faults after a flag change of a 2 MiB memslot: %lu\n", flag_faults);
+	ASSERT_GT(flag_faults, 0);
+	ASSERT_LE(flag_faults, npages_a);
+
+	path = getenv("KVM_VFIO_NONCOHERENT_GROUP0");
+	if (!path || !*path) {
+		ksft_print_msg("KVM_VFIO_NONCOHERENT_GROUP0 is not set: no whole-VM edge to compare\n");
+		kvm_vm_free(vm);
+		return;
+	}
+	group = open(path, O_RDWR);
+	ASSERT_GE(group, 0);
+	bridge = __kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
+	ASSERT_GE(bridge, 0);
+	fd = group;
+	before = faults(vcpu);
+	kvm_device_attr_set(bridge, KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, &fd);
+	touch(vcpu, GPA_A, npages_a);
+	touch(vcpu, GPA_B, npages_b);
+	edge_faults = faults(vcpu) - before;
+	ksft_print_msg("faults after a whole-VM non-coherent DMA edge: %lu\n", edge_faults);
+	if (stat(vm, "guest_pat_zaps")) {
+		ASSERT_GT(edge_faults, flag_faults);
+	} else {
+		ASSERT_EQ(edge_faults, 0);
+	}
+
+	close(bridge);
+	kvm_vm_free(vm);
+	close(group);
+}
+
+TEST_HARNESS_MAIN
