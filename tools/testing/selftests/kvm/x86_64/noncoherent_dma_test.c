@@ -24,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <linux/kvm.h>
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "spte_trace.h"
 #include "kselftest_harness.h"
 
 #define NR_WBINVD	100
@@ -38,10 +40,14 @@ static int nr_wbinvd;
 /* If set, the guest waits for the host after its first WBINVD of a run. */
 static bool pause_after_first;
 static int guest_paused, host_resume;
+/* Then it reads (and, if touch_write, writes) a word in each of these pages. */
+static uint64_t touch_gva, touch_npages;
+static bool touch_write;
 
 static void guest_code(void)
 {
-	int i;
+	volatile uint64_t *p;
+	uint64_t i;
 
 	for (;;) {
 		for (i = 0; i < READ_ONCE(nr_wbinvd); i++) {
@@ -51,6 +57,13 @@ static void guest_code(void)
 			WRITE_ONCE(guest_paused, 1);
 			while (!READ_ONCE(host_resume))
 				cpu_relax();
+		}
+		for (i = 0; i < READ_ONCE(touch_npages); i++) {
+			p = (void *)(READ_ONCE(touch_gva) + i * PAGE_SIZE);
+			if (READ_ONCE(touch_write))
+				*p = *p + 1;
+			else
+				(void)*p;
 		}
 		GUEST_SYNC(0);
 	}
@@ -391,6 +404,138 @@ TEST_F(vm, quirk_disable_zaps_once)
 	ASSERT_EQ(vm_stat(self->vm, "guest_pat_zaps"), zaps_per_edge());
 	vm_enable_cap(self->vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_IGNORE_GUEST_PAT);
 	ASSERT_EQ(vm_stat(self->vm, "guest_pat_zaps"), zaps_per_edge());
+}
+
+/* Guest memory whose EPT memory type the cases below watch. */
+#define DATA_SLOT	10
+#define DATA_GPA	(1ull << 32)
+#define DATA_PAGES	64
+/* The IOAPIC's registers: host MMIO that every x86 machine has. */
+#define MMIO_HPA	0xfec00000ull
+#define MMIO_SLOT	11
+#define MMIO_GPA	(DATA_GPA + (1ull << 30))
+
+#define EPT_UNOBSERVABLE "EPT memory types are watched through tracefs " \
+			 "(kvmmmu:kvm_tdp_mmu_spte_changed), with EPT and the TDP MMU"
+
+static bool ept_observable(void)
+{
+	return host_cpu_is_intel && kvm_is_tdp_enabled() &&
+	       get_kvm_param_bool("tdp_mmu") &&
+	       !access("/sys/kernel/tracing/events/kvmmmu/kvm_tdp_mmu_spte_changed/enable",
+		       W_OK);
+}
+
+/*
+ * Let the guest touch @npages pages from @gpa (identity-mapped) with the
+ * SPTE trace on; return how many of them got a new leaf SPTE with
+ * @memtype and IPAT bit @ipat.
+ */
+static uint64_t touch_and_count(struct kvm_vcpu *vcpu, uint64_t gpa,
+				uint64_t npages, bool write, int memtype,
+				bool ipat)
+{
+	struct spte_trace trace;
+	uint64_t n, mapped;
+
+	touch_gva = gpa;
+	touch_npages = npages;
+	touch_write = write;
+	sync_global_to_guest(vcpu->vm, touch_gva);
+	sync_global_to_guest(vcpu->vm, touch_npages);
+	sync_global_to_guest(vcpu->vm, touch_write);
+
+	spte_trace_start(gpa >> PAGE_SHIFT, npages);
+	run_wbinvd(vcpu, 0);
+	spte_trace_stop(&trace);
+	n = spte_trace_count(&trace, gpa >> PAGE_SHIFT, npages, memtype, ipat,
+			     &mapped);
+	ksft_print_msg("%lu of %lu pages mapped anew, %lu of them %s%s\n",
+		       mapped, npages, n, spte_memtype_name(memtype),
+		       ipat ? " with guest PAT ignored" : " with guest PAT honoured");
+	spte_trace_free(&trace);
+	return n;
+}
+
+/*
+ * VMX: guest RAM is WB with guest PAT ignored while DMA is coherent and the
+ * quirk is on; a non-coherent file makes KVM re-create the mappings with
+ * guest PAT honoured, and removing it makes them ignore guest PAT again.
+ */
+TEST_F(vm, ept_memtype_follows_noncoherent_dma)
+{
+	if (!ept_observable())
+		SKIP(return, EPT_UNOBSERVABLE);
+	if (!open_group(self->groups, NONCOHERENT0))
+		SKIP(return, "%s is not set", group_env[NONCOHERENT0]);
+	spte_trace_require();
+	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA,
+				    DATA_SLOT, DATA_PAGES, 0);
+	virt_map(self->vm, DATA_GPA, DATA_GPA, DATA_PAGES);
+
+	ASSERT_EQ(touch_and_count(self->vcpu, DATA_GPA, DATA_PAGES, true,
+				  SPTE_MEMTYPE_WB, true), DATA_PAGES);
+
+	group_op(self->bridge, self->groups[NONCOHERENT0], KVM_DEV_VFIO_FILE_ADD);
+	ASSERT_EQ(touch_and_count(self->vcpu, DATA_GPA, DATA_PAGES, true,
+				  SPTE_MEMTYPE_WB, false), DATA_PAGES);
+
+	group_op(self->bridge, self->groups[NONCOHERENT0], KVM_DEV_VFIO_FILE_DEL);
+	ASSERT_EQ(touch_and_count(self->vcpu, DATA_GPA, DATA_PAGES, true,
+				  SPTE_MEMTYPE_WB, true), DATA_PAGES);
+}
+
+/*
+ * VMX: with the quirk disabled guest PAT is honoured everywhere, also for
+ * mappings made while it was still on.
+ */
+TEST_F(vm, ept_memtype_quirk_disabled)
+{
+	if (!ept_observable())
+		SKIP(return, EPT_UNOBSERVABLE);
+	if (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_IGNORE_GUEST_PAT))
+		SKIP(return, "IGNORE_GUEST_PAT cannot be disabled: CPU without self-snoop");
+	spte_trace_require();
+	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA,
+				    DATA_SLOT, DATA_PAGES, 0);
+	virt_map(self->vm, DATA_GPA, DATA_GPA, DATA_PAGES);
+
+	ASSERT_EQ(touch_and_count(self->vcpu, DATA_GPA, DATA_PAGES, true,
+				  SPTE_MEMTYPE_WB, true), DATA_PAGES);
+	vm_enable_cap(self->vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_IGNORE_GUEST_PAT);
+	ASSERT_EQ(touch_and_count(self->vcpu, DATA_GPA, DATA_PAGES, true,
+				  SPTE_MEMTYPE_WB, false), DATA_PAGES);
+}
+
+/* VMX: host MMIO mapped into the guest is UC, whatever the policy. */
+TEST_F(vm, ept_memtype_mmio_uc)
+{
+	void *mmio;
+	int fd;
+
+	if (!ept_observable())
+		SKIP(return, EPT_UNOBSERVABLE);
+	fd = open("/dev/mem", O_RDONLY | O_SYNC);
+	if (fd < 0)
+		SKIP(return, "/dev/mem is needed to map host MMIO (CONFIG_DEVMEM)");
+	spte_trace_require();
+	mmio = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, fd, MMIO_HPA);
+	ASSERT_NE(mmio, MAP_FAILED) TH_LOG("mmap of /dev/mem at 0x%llx: %s",
+					   MMIO_HPA, strerror(errno));
+	vm_set_user_memory_region(self->vm, MMIO_SLOT, KVM_MEM_READONLY, MMIO_GPA,
+				  PAGE_SIZE, mmio);
+	virt_map(self->vm, MMIO_GPA, MMIO_GPA, 1);
+
+	ASSERT_EQ(touch_and_count(self->vcpu, MMIO_GPA, 1, false,
+				  SPTE_MEMTYPE_UC, false), 1);
+
+	/* Not even non-coherent DMA lets the guest's PAT apply to it. */
+	if (open_group(self->groups, NONCOHERENT0)) {
+		group_op(self->bridge, self->groups[NONCOHERENT0], KVM_DEV_VFIO_FILE_ADD);
+		ASSERT_EQ(touch_and_count(self->vcpu, MMIO_GPA, 1, false,
+					  SPTE_MEMTYPE_UC, false), 1);
+	}
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

@@ -25,6 +25,7 @@
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "spte_trace.h"
 #include "kselftest_harness.h"
 
 #define NC		KVM_MEM_NON_COHERENT_DMA
@@ -288,6 +289,76 @@ TEST(flag_change_zaps_only_that_memslot)
 	close(bridge);
 	kvm_vm_free(vm);
 	close(group);
+}
+
+/* Changes the trace recorded for gfns of [@gpa, +@npages). */
+static int changes_in(const struct spte_trace *trace, uint64_t gpa, uint64_t npages)
+{
+	uint64_t first = gpa >> PAGE_SHIFT;
+	int i, n = 0;
+
+	for (i = 0; i < trace->nr; i++)
+		n += trace->changes[i].gfn >= (first & ~511ull) &&
+		     trace->changes[i].gfn < first + npages;
+	return n;
+}
+
+/*
+ * VMX, observed in the SPTEs: guest PAT is honoured inside a flagged
+ * memslot and ignored outside it (no non-coherent device, quirk on), and
+ * clearing the flag rewrites that memslot's SPTEs only.
+ */
+TEST(ept_memtype_inside_flagged_memslot_only)
+{
+	const uint64_t npages = 64;
+	uint64_t mapped, n;
+	struct spte_trace trace;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	if (!host_cpu_is_intel || !kvm_is_tdp_enabled() || !get_kvm_param_bool("tdp_mmu") ||
+	    access("/sys/kernel/tracing/events/kvmmmu/kvm_tdp_mmu_spte_changed/enable", W_OK))
+		SKIP(return, "EPT memory types are watched through tracefs, with EPT and the TDP MMU");
+	spte_trace_require();
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	add_slot(vm, SLOT_A, GPA_A, npages, NC);
+	add_slot(vm, SLOT_B, GPA_B, npages, 0);
+
+	spte_trace_start(0, 0);
+	touch(vcpu, GPA_A, npages);
+	touch(vcpu, GPA_B, npages);
+	spte_trace_stop(&trace);
+	n = spte_trace_count(&trace, GPA_A >> PAGE_SHIFT, npages, SPTE_MEMTYPE_WB, false,
+			     &mapped);
+	ksft_print_msg("flagged memslot: %lu of %lu pages WB with guest PAT honoured\n",
+		       n, mapped);
+	ASSERT_EQ(n, npages);
+	n = spte_trace_count(&trace, GPA_B >> PAGE_SHIFT, npages, SPTE_MEMTYPE_WB, true,
+			     &mapped);
+	ksft_print_msg("normal memslot: %lu of %lu pages WB with guest PAT ignored\n",
+		       n, mapped);
+	ASSERT_EQ(n, npages);
+	spte_trace_free(&trace);
+
+	/* Clearing the flag zaps memslot A; B's SPTEs are not touched. */
+	spte_trace_start(0, 0);
+	vm_mem_region_set_flags(vm, SLOT_A, 0);
+	spte_trace_stop(&trace);
+	ksft_print_msg("flag cleared: %d SPTE changes in memslot A, %d in B\n",
+		       changes_in(&trace, GPA_A, npages), changes_in(&trace, GPA_B, npages));
+	ASSERT_GT(changes_in(&trace, GPA_A, npages), 0);
+	ASSERT_EQ(changes_in(&trace, GPA_B, npages), 0);
+	spte_trace_free(&trace);
+
+	spte_trace_start(GPA_A >> PAGE_SHIFT, npages);
+	touch(vcpu, GPA_A, npages);
+	spte_trace_stop(&trace);
+	ASSERT_EQ(spte_trace_count(&trace, GPA_A >> PAGE_SHIFT, npages, SPTE_MEMTYPE_WB,
+				   true, NULL), npages);
+	spte_trace_free(&trace);
+	kvm_vm_free(vm);
 }
 
 TEST_HARNESS_MAIN
