@@ -452,7 +452,8 @@ static uint64_t touch_and_count(struct kvm_vcpu *vcpu, uint64_t gpa,
 			     &mapped);
 	ksft_print_msg("%lu of %lu pages mapped anew, %lu of them %s%s\n",
 		       mapped, npages, n, spte_memtype_name(memtype),
-		       ipat ? " with guest PAT ignored" : " with guest PAT honoured");
+		       ipat ? ", IPAT set (guest PAT ignored)" :
+		       ", IPAT clear (guest PAT combined)");
 	spte_trace_free(&trace);
 	return n;
 }
