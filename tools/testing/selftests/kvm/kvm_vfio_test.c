@@ -112,23 +112,25 @@ static enum vfio_file_id first_group(void)
 	return NR_VFIO_FILE_IDS;
 }
 
-#define REQUIRE_VFIO_FILE(_id)						\
-do {									\
-	if (!vfio_file_path(_id))					\
-		SKIP(return, "%s is not set", vfio_file_info[_id].env);	\
-} while (0)
+/*
+ * What a case needs before it can run.  Each test checks these itself and
+ * skips with SKIP(return, ...) naming the variables to set.
+ */
+static bool have_any_group(void)
+{
+	return have_any(true);
+}
 
-#define REQUIRE_ANY_GROUP()						\
-do {									\
-	if (!have_any(true))						\
-		SKIP(return, "none of " ALL_GROUP_VARS " is set");	\
-} while (0)
+static bool have_any_device(void)
+{
+	return have_any(false);
+}
 
-#define REQUIRE_ANY_DEVICE()						\
-do {									\
-	if (!have_any(false))						\
-		SKIP(return, "none of " ALL_DEVICE_VARS " is set");	\
-} while (0)
+/* The variable naming @id if it is not set, else NULL. */
+static const char *unset_var(enum vfio_file_id id)
+{
+	return vfio_file_path(id) ? NULL : vfio_file_info[id].env;
+}
 
 /* Succeeds, reporting errno on failure. */
 #define ASSERT_OK(_call)						\
@@ -785,7 +787,8 @@ TEST_F_TIMEOUT(kvm_vfio, eexist, CASE_TIMEOUT)
 	enum vfio_file_id id;
 	int fd, dupfd, nc;
 
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	id = first_group();
 	nc = !vfio_file_info[id].coherent;
 
@@ -827,7 +830,8 @@ TEST_F_TIMEOUT(kvm_vfio, cdev_two_opens, CASE_TIMEOUT)
 {
 	enum vfio_file_id id;
 
-	REQUIRE_ANY_DEVICE();
+	if (!have_any_device())
+		SKIP(return, "none of " ALL_DEVICE_VARS " is set");
 	self->bridge = open_bridge(self->vm);
 
 	for (id = 0; id < NR_VFIO_FILE_IDS; id++) {
@@ -890,7 +894,10 @@ static void group_add_del_cycles(struct __test_metadata *_metadata,
 /* Verify that a coherent group counts as a file but not as non-coherent. */
 TEST_F_TIMEOUT(kvm_vfio, coherent_group_add_del, CASE_TIMEOUT)
 {
-	REQUIRE_VFIO_FILE(COHERENT_GROUP0);
+	const char *unset = unset_var(COHERENT_GROUP0);
+
+	if (unset)
+		SKIP(return, "%s is not set", unset);
 	self->bridge = open_bridge(self->vm);
 	group_add_del_cycles(_metadata, self->vm, self->bridge, COHERENT_GROUP0);
 }
@@ -898,7 +905,10 @@ TEST_F_TIMEOUT(kvm_vfio, coherent_group_add_del, CASE_TIMEOUT)
 /* Verify that a non-coherent group is counted in both statistics. */
 TEST_F_TIMEOUT(kvm_vfio, noncoherent_group_add_del, CASE_TIMEOUT)
 {
-	REQUIRE_VFIO_FILE(NONCOHERENT_GROUP0);
+	const char *unset = unset_var(NONCOHERENT_GROUP0);
+
+	if (unset)
+		SKIP(return, "%s is not set", unset);
 	self->bridge = open_bridge(self->vm);
 	group_add_del_cycles(_metadata, self->vm, self->bridge,
 			     NONCOHERENT_GROUP0);
@@ -910,10 +920,12 @@ TEST_F_TIMEOUT(kvm_vfio, noncoherent_group_add_del, CASE_TIMEOUT)
  */
 TEST_F_TIMEOUT(kvm_vfio, noncoherent_two_groups, CASE_TIMEOUT)
 {
+	const char *unset;
 	int nc0, nc1;
 
-	REQUIRE_VFIO_FILE(NONCOHERENT_GROUP0);
-	REQUIRE_VFIO_FILE(NONCOHERENT_GROUP1);
+	unset = unset_var(NONCOHERENT_GROUP0) ?: unset_var(NONCOHERENT_GROUP1);
+	if (unset)
+		SKIP(return, "%s is not set", unset);
 	nc0 = open_vfio_file(_metadata, NONCOHERENT_GROUP0);
 	nc1 = open_vfio_file(_metadata, NONCOHERENT_GROUP1);
 	self->bridge = open_bridge(self->vm);
@@ -948,11 +960,13 @@ TEST_F_TIMEOUT(kvm_vfio, noncoherent_two_groups, CASE_TIMEOUT)
  */
 TEST_F_TIMEOUT(kvm_vfio, mixed_groups_add_del, CASE_TIMEOUT)
 {
+	const char *unset;
 	int coh, nc0, nc1;
 
-	REQUIRE_VFIO_FILE(COHERENT_GROUP0);
-	REQUIRE_VFIO_FILE(NONCOHERENT_GROUP0);
-	REQUIRE_VFIO_FILE(NONCOHERENT_GROUP1);
+	unset = unset_var(COHERENT_GROUP0) ?: unset_var(NONCOHERENT_GROUP0) ?:
+		unset_var(NONCOHERENT_GROUP1);
+	if (unset)
+		SKIP(return, "%s is not set", unset);
 	coh = open_vfio_file(_metadata, COHERENT_GROUP0);
 	nc0 = open_vfio_file(_metadata, NONCOHERENT_GROUP0);
 	nc1 = open_vfio_file(_metadata, NONCOHERENT_GROUP1);
@@ -1009,7 +1023,8 @@ TEST_F_TIMEOUT(kvm_vfio, cdev_add_del, CASE_TIMEOUT)
 	struct vfio_set devs;
 	int i, grp, files, nc;
 
-	REQUIRE_ANY_DEVICE();
+	if (!have_any_device())
+		SKIP(return, "none of " ALL_DEVICE_VARS " is set");
 	open_vfio_set(_metadata, &devs, false, true);
 	self->bridge = open_bridge(self->vm);
 
@@ -1069,7 +1084,8 @@ TEST_F_TIMEOUT(kvm_vfio, del_after_vfio_fd_closed, CASE_TIMEOUT)
 	enum vfio_file_id id;
 	int fd, nc, err;
 
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	id = first_group();
 	nc = !vfio_file_info[id].coherent;
 
@@ -1135,7 +1151,8 @@ static void close_bridge_with_files(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(kvm_vfio, close_bridge_with_files_vfio_fds_first, CASE_TIMEOUT)
 {
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	close_bridge_with_files(_metadata, self->vm, &self->bridge, true);
 }
 
@@ -1145,7 +1162,8 @@ TEST_F_TIMEOUT(kvm_vfio, close_bridge_with_files_vfio_fds_first, CASE_TIMEOUT)
  */
 TEST_F_TIMEOUT(kvm_vfio, close_bridge_with_files_bridge_first, CASE_TIMEOUT)
 {
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	close_bridge_with_files(_metadata, self->vm, &self->bridge, false);
 }
 
@@ -1160,7 +1178,8 @@ TEST_F_TIMEOUT(kvm_vfio, vm_destroy_with_files_vm_first, CASE_TIMEOUT)
 	struct vfio_set set;
 	int first;
 
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	open_vfio_set(_metadata, &set, true, true);
 	self->bridge = open_bridge(self->vm);
 	add_vfio_set(_metadata, self->vm, self->bridge, &set);
@@ -1191,7 +1210,8 @@ TEST_F_TIMEOUT(kvm_vfio, vm_destroy_with_files_bridge_first, CASE_TIMEOUT)
 {
 	struct vfio_set set;
 
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	open_vfio_set(_metadata, &set, true, true);
 	self->bridge = open_bridge(self->vm);
 	add_vfio_set(_metadata, self->vm, self->bridge, &set);
@@ -1309,7 +1329,8 @@ TEST_F_TIMEOUT(kvm_vfio, concurrent_add_del_close, CASE_TIMEOUT)
 	struct vfio_set set;
 	int i, dupfd, files, nc;
 
-	REQUIRE_ANY_GROUP();
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
 	open_vfio_set(_metadata, &set, true, true);
 	dupfd = dup(set.fd[0]);
 	ASSERT_LE(0, dupfd);
@@ -1453,16 +1474,18 @@ static bool fail_nth_disarm(struct fail_nth *fn)
 	return fired;
 }
 
-#define REQUIRE_FAIL_NTH(_fn)						\
-do {									\
-	const char *__why = fail_nth_setup(_fn);			\
-									\
-	if (__why) {							\
-		fail_nth_restore(_fn);					\
-		SKIP(return, "no fault injection (CONFIG_FAILSLAB, "	\
-		     "CONFIG_FAULT_INJECTION_DEBUG_FS): %s", __why);	\
-	}								\
-} while (0)
+#define NO_FAIL_NTH	"no fault injection (CONFIG_FAILSLAB, " \
+			"CONFIG_FAULT_INJECTION_DEBUG_FS): "
+
+/* fail_nth_setup(), undone if it fails: NULL, or why the case must skip. */
+static const char *fail_nth_start(struct fail_nth *fn)
+{
+	const char *why = fail_nth_setup(fn);
+
+	if (why)
+		fail_nth_restore(fn);
+	return why;
+}
 
 /*
  * Verify that KVM_CREATE_DEVICE(VFIO) failing at any of its allocations
@@ -1473,9 +1496,12 @@ TEST_F_TIMEOUT(kvm_vfio, fail_nth_create, CASE_TIMEOUT)
 {
 	struct fail_nth fn = { .fd = -1, .rfd = -1 };
 	int nth, fd, err, failures = 0;
+	const char *why;
 	bool fired;
 
-	REQUIRE_FAIL_NTH(&fn);
+	why = fail_nth_start(&fn);
+	if (why)
+		SKIP(return, NO_FAIL_NTH "%s", why);
 
 	for (nth = 1; nth <= FAIL_NTH_MAX; nth++) {
 		fail_nth_arm(&fn, nth);
@@ -1515,10 +1541,14 @@ TEST_F_TIMEOUT(kvm_vfio, fail_nth_add, CASE_TIMEOUT)
 	struct fail_nth fn = { .fd = -1, .rfd = -1 };
 	enum vfio_file_id id = first_group();
 	int nth, ret, err, failures = 0, file;
+	const char *why;
 	bool fired;
 
-	REQUIRE_ANY_GROUP();
-	REQUIRE_FAIL_NTH(&fn);
+	if (!have_any_group())
+		SKIP(return, "none of " ALL_GROUP_VARS " is set");
+	why = fail_nth_start(&fn);
+	if (why)
+		SKIP(return, NO_FAIL_NTH "%s", why);
 	self->bridge = open_bridge(self->vm);
 	file = open_vfio_file(_metadata, id);
 
