@@ -3,6 +3,9 @@
 #   make check    all tests; ends with "N passed, N failed, N skipped"
 #   make shell    the test VM with an interactive shell
 #   make tree     only assemble build/linux (base + series as git commits)
+#   make series   the series as patches with a cover letter, in build/series
+#   make series-check  build every commit, checkpatch, sparse, kernel-doc,
+#                 htmldocs, cross builds (see harness/series-check.sh)
 #   make clean    remove build/ (ccache stays in ~/.cache/ccache)
 # Variables: BUILD=dir, JOBS=n, DEBUG_CONFIG=none, BOOT_TIMEOUT=s,
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
@@ -10,6 +13,7 @@ H := harness
 export BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
 
 .PHONY: all demo check shell deps tree kernel payload clean
+.PHONY: series series-check
 all: demo
 
 deps:
@@ -32,6 +36,12 @@ check: payload
 
 shell: payload
 	@$(H)/boot.sh shell shell
+
+series: tree
+	@$(H)/series.sh
+series-check: series
+	@$(H)/deps-series.sh
+	@$(H)/series-check.sh
 
 clean:
 	rm -rf build
