@@ -174,13 +174,26 @@ x86_config() {
 	cmp -s "$cfg/.config" "$XOBJ/.config" || cp "$cfg/.config" "$XOBJ/.config"
 }
 
+# Build a commit; with the commit built before it, a commit that changes
+# only documentation, selftests or MAINTAINERS is not built again (the
+# kernel's sources are those just built), and the .config is made again
+# only when a Kconfig file changed.
+BUILT=""
 x86_build() { # commit
-	local t0=$SECONDS l log
+	local t0=$SECONDS l log changed=""
 	l=$(label "$1")
 	log=$SC/build/${l%% *}.log
 	mkdir -p "$SC/build"
+	[ -z "$BUILT" ] || changed=$(git_ diff --name-only "$BUILT" "$1")
+	if [ -n "$BUILT" ] && ! grep -qvE '^(Documentation/|tools/testing/|MAINTAINERS$)' <<<"$changed"; then
+		result build OK "$l (no kernel source changed since $(label "$BUILT" | cut -c1-2))" 0
+		return
+	fi
 	checkout "$1"
-	x86_config
+	if [ -z "$BUILT" ] || [ ! -f "$XOBJ/.config" ] || grep -q 'Kconfig' <<<"$changed"; then
+		x86_config
+	fi
+	BUILT=$1
 	wait_idle
 	info "building ${l:0:70}"
 	if "${KMAKE[@]}" -C "$SRC" O="$XOBJ" vmlinux modules >"$log" 2>&1; then
@@ -226,6 +239,7 @@ sparse_base() {
 
 sparse_tip() {
 	local t0=$SECONDS out=$SC/sparse-tip.txt new touched n
+	checkout "$TIP"
 	info "sparse on the tip (arch/x86/kvm/)"
 	sparse_run "$out" || { result sparse FAIL "tip: make C=2 failed" $((SECONDS - t0)); return; }
 	[ -f "$SC/sparse-base.txt" ] || { result sparse FAIL "no base result (run the build step)" 0; return; }
@@ -257,7 +271,8 @@ build_all() { # all|ends
 kerneldoc() {
 	local t0=$SECONDS log=$SC/kernel-doc.log files n
 	checkout "$TIP"
-	files=$(awk '$1 == "owned" && $2 ~ /\.[ch]$/ {print $2}' "$MANIFEST")
+	files=$(awk '$1 == "owned" && $2 ~ /\.[ch]$/ {print $2}' "$MANIFEST" |
+		while read -r f; do [ ! -f "$SRC/$f" ] || echo "$f"; done)
 	(cd "$SRC" && scripts/kernel-doc -none -Wall $files) >"$log" 2>&1 || true
 	n=$(grep -ciE 'warning|error' "$log" || true)
 	if [ "$n" = 0 ]; then
