@@ -75,28 +75,6 @@ struct wbinvd_stats {
 	uint64_t cpus;
 };
 
-static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc = NULL;
-	uint64_t value;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (!strcmp(desc->name, name))
-			break;
-	}
-	TEST_ASSERT(i < header.num_desc, "vCPU statistic %s is missing", name);
-	read_stat_data(fd, &header, desc, &value, 1);
-	free(descs);
-	close(fd);
-	return value;
-}
-
 static uint64_t vm_stat(struct kvm_vm *vm, const char *name)
 {
 	uint64_t value = ~0ull;
@@ -109,9 +87,9 @@ static uint64_t vm_stat(struct kvm_vm *vm, const char *name)
 static struct wbinvd_stats read_wbinvd_stats(struct kvm_vcpu *vcpu)
 {
 	return (struct wbinvd_stats) {
-		.exits = vcpu_stat(vcpu, "wbinvd_exits"),
-		.flushes = vcpu_stat(vcpu, "wbinvd_flushes"),
-		.cpus = vcpu_stat(vcpu, "wbinvd_cpus_flushed"),
+		.exits = vcpu_get_stat(vcpu, "wbinvd_exits"),
+		.flushes = vcpu_get_stat(vcpu, "wbinvd_flushes"),
+		.cpus = vcpu_get_stat(vcpu, "wbinvd_cpus_flushed"),
 	};
 }
 

@@ -73,28 +73,6 @@ static uint64_t stat(struct kvm_vm *vm, const char *name)
 	return value;
 }
 
-static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	struct kvm_stats_desc *descs, *desc = NULL;
-	struct kvm_stats_header header;
-	uint64_t value;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (!strcmp(desc->name, name))
-			break;
-	}
-	TEST_ASSERT(i < header.num_desc, "vCPU statistic %s is missing", name);
-	read_stat_data(fd, &header, desc, &value, 1);
-	free(descs);
-	close(fd);
-	return value;
-}
-
 /* Where the flag changes memory types, KVM writes pages back. */
 static bool writes_back(void)
 {
@@ -240,7 +218,7 @@ TEST(writebacks_for_flagged_pages_only)
 
 static uint64_t faults(struct kvm_vcpu *vcpu)
 {
-	return vcpu_stat(vcpu, "pf_fixed");
+	return vcpu_get_stat(vcpu, "pf_fixed");
 }
 
 /*
