@@ -1,18 +1,20 @@
 # Build, boot and test the KVM non-coherent DMA series on the pinned base.
 #   make          build the patched kernel, boot it, print the bridge report
 #   make check    all tests; ends with "N passed, N failed, N skipped"
+#   make check-vmx only the Bochs boot (Intel VMX with EPT) and its summary
 #   make shell    the test VM with an interactive shell
 #   make tree     only assemble build/linux (base + series as git commits)
 #   make series   the series as patches with a cover letter, in build/series
 #   make series-check  build every commit, checkpatch, sparse, kernel-doc,
 #                 htmldocs, cross builds (see harness/series-check.sh)
 #   make clean    remove build/ (ccache stays in ~/.cache/ccache)
-# Variables: BUILD=dir, JOBS=n, DEBUG_CONFIG=none, BOOT_TIMEOUT=s,
+# Variables: BUILD=dir, JOBS=n, DEBUG_CONFIG=none, BOOT_TIMEOUT=s, BOCHS_STALL=s,
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
 H := harness
 export BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
+export BOCHS_STALL BOCHS_KERNEL_ARGS
 
-.PHONY: all demo check shell deps tree kernel payload clean
+.PHONY: all demo check check-vmx shell deps tree kernel payload clean
 .PHONY: series series-check
 all: demo
 
@@ -26,6 +28,7 @@ kernel: tree
 payload: kernel
 	@$(H)/build.sh selftests
 	@$(H)/build.sh initramfs
+	@$(H)/build.sh initramfs-vmx
 
 demo: payload
 	@$(H)/boot.sh demo demo
@@ -33,6 +36,11 @@ demo: payload
 
 check: payload
 	@$(H)/check.sh
+
+check-vmx: kernel
+	@$(H)/build.sh selftests
+	@$(H)/build.sh initramfs-vmx
+	@$(H)/check.sh vmx
 
 shell: payload
 	@$(H)/boot.sh shell shell

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build what a boot needs: build.sh {config|kernel|selftests|initramfs}
+# Build what a boot needs: build.sh {config|kernel|selftests|initramfs|initramfs-vmx}
+#   initramfs      QEMU's: harness/selftests.list, guest tools, Debian's QEMU
+#   initramfs-vmx  Bochs's, small: harness/selftests-vmx.list and busybox only
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$OBJ" "$OUT" "$LOGS"
@@ -52,14 +54,19 @@ kernel() {
 	info "bzImage $(du -h "$OBJ/arch/x86/boot/bzImage" | cut -f1) in $((SECONDS - t0)) s"
 }
 
-# Selftests to build: harness/selftests.list ("<dir>/<test>" lines).
-selftest_list() { grep -vE '^\s*(#|$)' "$TOP/harness/selftests.list" | awk '{print $1}'; }
+# Selftests of list files ("<dir>/<test> [args]" lines); default: QEMU's.
+selftest_list() {
+	[ $# -gt 0 ] || set -- "$TOP/harness/selftests.list"
+	grep -vhE '^\s*(#|$)' "$@" | awk '{print $1}'
+}
+# What "build.sh selftests" builds: the union of both boots' lists.
+all_selftests() { selftest_list "$TOP"/harness/selftests{,-vmx}.list | LC_ALL=C sort -u; }
 
 selftests() {
 	STEP=selftests
 	step "building kvm selftests (log: $LOGS/selftests-build.log)"
 	local progs
-	progs=$(selftest_list | sed -n 's|^kvm/||p' | tr '\n' ' ')
+	progs=$(all_selftests | sed -n 's|^kvm/||p' | tr '\n' ' ')
 	logged "$LOGS/selftests-build.log" make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
 		OUTPUT="$OUT/selftests/kvm" CC="ccache gcc" \
 		KHDR_INCLUDES="-isystem $OBJ/usr/include" EXTRA_CFLAGS=-static \
@@ -73,14 +80,17 @@ selftests() {
 	mkdir -p "$OUT/selftests/client"
 	install -m755 "$TOP"/harness/guest/client/*.sh "$OUT/selftests/client/"
 	local t
-	for t in $(selftest_list); do
+	for t in $(all_selftests); do
 		[ -x "$OUT/selftests/$t" ] || die "selftest $t was not built" "log: $LOGS/selftests-build.log"
 	done
 }
 
-initramfs() {
-	STEP=initramfs
-	local root=$OUT/initramfs
+# Pack an initramfs: pack LIST OUTPUT [files for /bin].  It holds busybox,
+# /init, the tests of LIST, LIST itself as /tests/list (what /init runs) and
+# the kvm selftests' settings (the per-test timeout).
+pack() {
+	local list=$1 out=$2; shift 2
+	local root=$OUT/${out%.cpio.gz}
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,tests}
 	cp /bin/busybox "$root/bin/busybox"
@@ -89,8 +99,8 @@ initramfs() {
 		[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 	done
 	install -m755 "$TOP/harness/guest/init" "$root/init"
-	install -m755 "$OUT/kvm-vfio-report" "$OUT/qmp" "$root/bin/"
-	if selftest_list | grep -q '^client/'; then
+	[ $# -eq 0 ] || install -m755 "$@" "$root/bin/"
+	if selftest_list "$list" | grep -q '^client/'; then
 		# Debian's QEMU, run inside the VM as a real client of the bridge.
 		local qemu=/usr/bin/qemu-system-x86_64 f
 		for f in $qemu $(ldd $qemu | grep -o '/[^ ]*') /usr/share/seabios/bios-256k.bin \
@@ -100,12 +110,26 @@ initramfs() {
 			cp -L "$f" "$root$f"
 		done
 	fi
-	selftest_list >"$root/tests/list"
-	(cd "$OUT/selftests" && selftest_list | cpio -pdm --quiet "$root/tests/")
+	local t
+	for t in $(selftest_list "$list"); do
+		[ -x "$OUT/selftests/$t" ] || die "selftest $t is not built (run: harness/build.sh selftests)"
+	done
+	grep -vE '^\s*(#|$)' "$list" >"$root/tests/list"
+	(cd "$OUT/selftests" && selftest_list "$list" | cpio -pdm --quiet "$root/tests/")
 	find "$root/tests" -type f -perm -u+x ! -name "*.sh" -exec strip --strip-debug {} +
 	cp "$TREE/tools/testing/selftests/kvm/settings" "$root/tests/kvm.settings"
-	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -6 >"$OUT/initramfs.cpio.gz")
-	info "initramfs $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($(selftest_list | wc -l) test programs)"
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -6 >"$OUT/$out")
+	info "$out $(du -h "$OUT/$out" | cut -f1) ($(selftest_list "$list" | wc -l) test programs)"
+}
+
+initramfs() {
+	STEP=initramfs
+	pack "$TOP/harness/selftests.list" initramfs.cpio.gz "$OUT/kvm-vfio-report" "$OUT/qmp"
+}
+
+initramfs-vmx() {
+	STEP=initramfs-vmx
+	pack "$TOP/harness/selftests-vmx.list" initramfs-vmx.cpio.gz
 }
 
 "$@"

@@ -9,8 +9,8 @@ For each boot folder (console.log, results.log, problems.txt):
     non-zero exit with no failing TAP line is one more failure, and so is a
     block that never ended.
   - problems.txt (timeout, crash, kernel splats) counts one failure each.
-Writes summary.txt beside the logs; prints failures, skips with their reasons
-and the line "N passed, N failed, N skipped".
+Writes summary.txt beside the logs; prints failures, skips with their reasons,
+each boot's wall time and the line "N passed, N failed, N skipped".
 """
 import os
 import re
@@ -96,11 +96,15 @@ def kunit(path, boot):
 
 def main(dirs):
     results = []
+    times = []
     for d in dirs:
         boot = os.path.basename(os.path.normpath(d))
         if not os.path.exists(os.path.join(d, 'results.log')):
             results.append(('fail', boot, f'no results: the boot did not run ({d})'))
             continue
+        secs = os.path.join(d, 'seconds')
+        if os.path.exists(secs):
+            times.append(f'{boot} {open(secs).read().strip()} s')
         results += kunit(os.path.join(d, 'console.log'), boot)
         results += selftests(os.path.join(d, 'results.log'), boot)
         prob = os.path.join(d, 'problems.txt')
@@ -116,6 +120,8 @@ def main(dirs):
         for r in results:
             if r[0] == kind:
                 print(f'{kind.upper():4} {r[1]} -- {r[2]}')
+    if times:
+        print('boot times: ' + ', '.join(times))
     if not results:
         print('FAIL no test ran')
         n['fail'] += 1
