@@ -46,7 +46,7 @@ static bool touch_write;
 
 static void guest_code(void)
 {
-	volatile uint32_t *p;	/* 32 bits: IOAPIC registers take no wider access */
+	uint32_t *p;	/* 32 bits: IOAPIC registers take no wider access */
 	uint64_t i;
 
 	for (;;) {
@@ -61,9 +61,9 @@ static void guest_code(void)
 		for (i = 0; i < READ_ONCE(touch_npages); i++) {
 			p = (void *)(READ_ONCE(touch_gva) + i * PAGE_SIZE);
 			if (READ_ONCE(touch_write))
-				*p = *p + 1;
+				WRITE_ONCE(*p, READ_ONCE(*p) + 1);
 			else
-				(void)*p;
+				(void)READ_ONCE(*p);
 		}
 		GUEST_SYNC(0);
 	}

@@ -57,12 +57,14 @@ static void guest_code(void)
 
 	for (;;) {
 		for (i = 0; i < READ_ONCE(touch_npages); i++)
-			*(volatile uint64_t *)(READ_ONCE(touch_gva) + i * PAGE_SIZE) = i;
+			WRITE_ONCE(*(uint64_t *)(READ_ONCE(touch_gva) + i * PAGE_SIZE), i);
 		GUEST_SYNC(0);
 	}
 }
 
 #define NO_FLAG_SUPPORT	"KVM_CAP_MEMSLOT_NON_COHERENT_DMA is not supported"
+#define SPTE_EVENT_ENABLE \
+	"/sys/kernel/tracing/events/kvmmmu/kvm_tdp_mmu_spte_changed/enable"
 
 static uint64_t stat(struct kvm_vm *vm, const char *name)
 {
@@ -197,7 +199,7 @@ TEST(writebacks_for_flagged_pages_only)
 	t_normal = touch(vcpu, GPA_B, npages);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 0);
 	t_flagged = touch(vcpu, GPA_A, npages);
-	ksft_print_msg("first touch of %lu MiB: normal memslot %.3f s, flagged %.3f s, %lu pages written back\n",
+	ksft_print_msg("first touch of %lu MiB: normal %.3f s, flagged %.3f s, %lu written back\n",
 		       mib, t_normal, t_flagged, stat(vm, "noncoherent_writebacks"));
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), expected);
 
@@ -278,11 +280,8 @@ TEST(flag_change_zaps_only_that_memslot)
 	touch(vcpu, GPA_B, npages_b);
 	edge_faults = faults(vcpu) - before;
 	ksft_print_msg("faults after a whole-VM non-coherent DMA edge: %lu\n", edge_faults);
-	if (stat(vm, "guest_pat_zaps")) {
-		ASSERT_GT(edge_faults, flag_faults);
-	} else {
-		ASSERT_EQ(edge_faults, 0);
-	}
+	/* Where edges zap (VMX), every page faults again; elsewhere none. */
+	ASSERT_TRUE(stat(vm, "guest_pat_zaps") ? edge_faults > flag_faults : edge_faults == 0);
 
 	close(bridge);
 	kvm_vm_free(vm);
@@ -317,7 +316,7 @@ TEST(ept_memtype_inside_flagged_memslot_only)
 	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
 		SKIP(return, NO_FLAG_SUPPORT);
 	if (!host_cpu_is_intel || !kvm_is_tdp_enabled() || !get_kvm_param_bool("tdp_mmu") ||
-	    access("/sys/kernel/tracing/events/kvmmmu/kvm_tdp_mmu_spte_changed/enable", W_OK))
+	    access(SPTE_EVENT_ENABLE, W_OK))
 		SKIP(return, "EPT memory types are watched through tracefs, with EPT and the TDP MMU");
 	spte_trace_require();
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
