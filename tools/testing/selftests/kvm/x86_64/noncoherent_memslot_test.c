@@ -265,7 +265,7 @@ TEST(flag_change_zaps_only_that_memslot)
 
 	path = getenv("KVM_VFIO_NONCOHERENT_GROUP0");
 	if (!path || !*path) {
-		ksft_print_msg("KVM_VFIO_NONCOHERENT_GROUP0 is not set: no whole-VM edge to compare\n");
+		ksft_print_msg("KVM_VFIO_NONCOHERENT_GROUP0 unset: no whole-VM edge\n");
 		kvm_vm_free(vm);
 		return;
 	}
@@ -317,7 +317,7 @@ TEST(ept_memtype_inside_flagged_memslot_only)
 		SKIP(return, NO_FLAG_SUPPORT);
 	if (!host_cpu_is_intel || !kvm_is_tdp_enabled() || !get_kvm_param_bool("tdp_mmu") ||
 	    access(SPTE_EVENT_ENABLE, W_OK))
-		SKIP(return, "EPT memory types are watched through tracefs, with EPT and the TDP MMU");
+		SKIP(return, "needs tracefs, EPT and the TDP MMU to watch EPT memory types");
 	spte_trace_require();
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
 	add_slot(vm, SLOT_A, GPA_A, npages, NC);
