@@ -12,6 +12,9 @@
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
 H := harness
 export BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
+# Exported even when unset (then as ""): the Bochs boot's default arguments
+# are set here so that an unset variable does not clear them.
+BOCHS_KERNEL_ARGS ?= kmemleak=off
 export BOCHS_STALL BOCHS_KERNEL_ARGS
 
 .PHONY: all demo check check-vmx shell deps tree kernel payload clean

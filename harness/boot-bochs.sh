@@ -65,6 +65,7 @@ error: action=report
 EOF
 
 step "booting under Bochs (VMX): $name (console: $dir/console.log)"
+info "kernel arguments added for Bochs: ${BOCHS_KERNEL_ARGS:-none} (BOCHS_KERNEL_ARGS)"
 t0=$SECONDS
 # Debian's Bochs starts in its debugger: "c" continues.
 printf 'c\n' | bochs -q -f "$dir/bochsrc" >"$dir/bochs.out" 2>&1 &

@@ -109,16 +109,18 @@ void spte_trace_require(void)
  */
 static void filter_gfns(uint64_t first, uint64_t nr)
 {
-	uint64_t a[6];
-	int l;
+	char filter[256];
+	int l, n;
 
-	for (l = 1; l <= 5; l++)
-		a[l] = first & ~(spte_level_pages(l) - 1);
-	tracefs_write(SPTE_EVENT_DIR "/filter",
-		      "gfn < 0x%lx && (gfn >= 0x%lx || (level == 2 && gfn >= 0x%lx) || "
-		      "(level == 3 && gfn >= 0x%lx) || (level == 4 && gfn >= 0x%lx) || "
-		      "(level == 5 && gfn >= 0x%lx))",
-		      first + nr, a[1], a[2], a[3], a[4], a[5]);
+	n = snprintf(filter, sizeof(filter), "gfn < 0x%lx && (gfn >= 0x%lx",
+		     first + nr, first);
+	for (l = 2; l <= 5; l++)
+		n += snprintf(filter + n, sizeof(filter) - n,
+			      " || (level == %d && gfn >= 0x%lx)",
+			      l, first & ~(spte_level_pages(l) - 1));
+	TEST_ASSERT(n + 1 < (int)sizeof(filter), "SPTE trace filter too long");
+	strcat(filter, ")");
+	tracefs_write(SPTE_EVENT_DIR "/filter", "%s", filter);
 }
 
 void spte_trace_start(uint64_t first_gfn, uint64_t nr_gfns)
@@ -142,6 +144,7 @@ void spte_trace_start(uint64_t first_gfn, uint64_t nr_gfns)
 void spte_trace_stop(struct spte_trace *trace)
 {
 	unsigned long in_buffer = 0, written = 0;
+	bool counted = false;
 	struct spte_change c;
 	char *text, *line, *next;
 	int cap = 0;
@@ -156,8 +159,9 @@ void spte_trace_stop(struct spte_trace *trace)
 		if (next)
 			*next++ = '\0';
 		if (line[0] == '#') {
-			sscanf(line, "# entries-in-buffer/entries-written: %lu/%lu",
-			       &in_buffer, &written);
+			if (sscanf(line, "# entries-in-buffer/entries-written: %lu/%lu",
+				   &in_buffer, &written) == 2)
+				counted = true;
 			continue;
 		}
 		line = strstr(line, SPTE_EVENT ": ");
@@ -175,6 +179,7 @@ void spte_trace_stop(struct spte_trace *trace)
 		trace->changes[trace->nr++] = c;
 	}
 	free(text);
+	TEST_ASSERT(counted, "no entries-in-buffer/entries-written line in the trace");
 	TEST_ASSERT(in_buffer == written,
 		    "the trace buffer lost SPTE changes (%lu of %lu kept): record fewer gfns",
 		    in_buffer, written);
