@@ -103,20 +103,8 @@ info "$name: $((SECONDS - t0)) s"
 problems=()
 [ "$rc" = timeout ] && problems+=("no power-off within ${BOOT_TIMEOUT}s (BOOT_TIMEOUT)")
 [ "$rc" = stall ] && problems+=("no test started or ended for ${BOCHS_STALL}s (BOCHS_STALL)")
-grep -q '^=== POWEROFF' "$dir/results.log" ||
-	problems+=("the guest did not reach its end: last test started was '$(sed -n 's/^=== BEGIN //p' "$dir/results.log" | tail -1)'")
 # Two boot-time warnings come from Bochs's CPU model, not from the kernel
 # under test: CPUID leaf 4 says 8 cores while leaf 1 says 1 logical CPU
 # (topology), and its XSAVE area sizes do not add up (fpu xstate).
-"$TOP/harness/splats.sh" "$dir/console.log" |
-	grep -vE 'at arch/x86/kernel/cpu/topology_common.c:[0-9]+ parse_legacy|at arch/x86/kernel/fpu/xstate.c:[0-9]+ fpu__init_system_xstate' \
-	>"$dir/splats.txt" || true
-[ -s "$dir/splats.txt" ] &&
-	problems+=("$(wc -l <"$dir/splats.txt") kernel report line(s) in the console, first: $(head -1 "$dir/splats.txt" | tr -d '\r')")
-printf '%s\n' "${problems[@]}" >"$dir/problems.txt"
-sed -i '/^$/d' "$dir/problems.txt"
-if [ -s "$dir/problems.txt" ]; then
-	printf '    FAILED: %s\n' "${problems[@]}"
-	info "log to read: $dir/console.log (Bochs: $dir/bochs.log)"
-	exit 1
-fi
+boot_problems "$dir" 'at arch/x86/kernel/cpu/topology_common.c:[0-9]+ parse_legacy|at arch/x86/kernel/fpu/xstate.c:[0-9]+ fpu__init_system_xstate' \
+	"${problems[@]}" || die "the $name boot failed" "log to read: $dir/console.log (Bochs: $dir/bochs.log)"

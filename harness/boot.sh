@@ -47,15 +47,4 @@ info "$name: $((SECONDS - t0)) s"
 problems=()
 [ "$rc" = timeout ] && problems+=("no power-off within ${BOOT_TIMEOUT}s (BOOT_TIMEOUT)")
 [ "$rc" = timeout ] || [ "$rc" = 0 ] || problems+=("QEMU exited with $rc (see $dir/qemu.log)")
-grep -q '^=== POWEROFF' "$dir/results.log" ||
-	problems+=("the guest did not reach its end: last test started was '$(sed -n 's/^=== BEGIN //p' "$dir/results.log" | tail -1)'")
-"$TOP/harness/splats.sh" "$dir/console.log" >"$dir/splats.txt" || true
-[ -s "$dir/splats.txt" ] &&
-	problems+=("$(wc -l <"$dir/splats.txt") kernel report line(s) in the console, first: $(head -1 "$dir/splats.txt" | tr -d '\r')")
-printf '%s\n' "${problems[@]}" >"$dir/problems.txt"
-sed -i '/^$/d' "$dir/problems.txt"
-if [ -s "$dir/problems.txt" ]; then
-	printf '    FAILED: %s\n' "${problems[@]}"
-	info "log to read: $dir/console.log"
-	exit 1
-fi
+boot_problems "$dir" "" "${problems[@]}" || die "the $name boot failed" "log to read: $dir/console.log"

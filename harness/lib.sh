@@ -27,3 +27,24 @@ die() {
 	for l in "$@"; do printf '    %s\n' "$l" >&2; done
 	exit 1
 }
+
+# The verdict on a boot: boot_problems DIR IGNORE [PROBLEM...]
+# DIR/problems.txt gets the PROBLEMs the caller found (timeout, exit status)
+# and those of the logs: a guest that did not reach its end, kernel report
+# lines in the console (those matching the extended regex IGNORE excepted;
+# "" ignores none).  Prints them and returns 1 if there are any.
+boot_problems() {
+	local dir=$1 ignore=$2
+	shift 2
+	local problems=("$@")
+	grep -q '^=== POWEROFF' "$dir/results.log" ||
+		problems+=("the guest did not reach its end: last test started was '$(sed -n 's/^=== BEGIN //p' "$dir/results.log" | tail -1)'")
+	# Report lines are never empty (grep -n numbers them): ^$ ignores none.
+	"$TOP/harness/splats.sh" "$dir/console.log" | grep -vE "${ignore:-^$}" >"$dir/splats.txt" || true
+	[ -s "$dir/splats.txt" ] &&
+		problems+=("$(wc -l <"$dir/splats.txt") kernel report line(s) in the console, first: $(head -1 "$dir/splats.txt" | tr -d '\r')")
+	printf '%s\n' "${problems[@]}" | sed '/^$/d' >"$dir/problems.txt"
+	[ -s "$dir/problems.txt" ] || return 0
+	printf '    FAILED: %s\n' "${problems[@]}"
+	return 1
+}
