@@ -344,4 +344,5 @@ static struct kunit_suite kvm_vfio_test_suite = {
 	.exit = kvm_vfio_kunit_exit,
 	.test_cases = kvm_vfio_test_cases,
 };
+
 kunit_test_suite(kvm_vfio_test_suite);

@@ -19,17 +19,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/bits.h>
+
 /* EPT leaf entry: memory type (bits 5:3) and ignore-PAT (bit 6). */
 #define SPTE_EPT_MEMTYPE_SHIFT	3
 #define SPTE_EPT_MEMTYPE_MASK	(7ull << SPTE_EPT_MEMTYPE_SHIFT)
-#define SPTE_EPT_IPAT		(1ull << 6)
+#define SPTE_EPT_IPAT		BIT_ULL(6)
 /* Bit 7 marks a 2M or 1G page in a level 2 or 3 entry. */
-#define SPTE_LARGE_PAGE		(1ull << 7)
+#define SPTE_LARGE_PAGE		BIT_ULL(7)
 /*
  * KVM's own "present" bit, set in every entry it installs and clear in the
  * values it writes when zapping (not an architectural bit).
  */
-#define SPTE_KVM_PRESENT	(1ull << 11)
+#define SPTE_KVM_PRESENT	BIT_ULL(11)
 
 /* Memory type encodings, the same in EPT entries, MTRRs and the PAT. */
 #define SPTE_MEMTYPE_UC		0
