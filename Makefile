@@ -1,17 +1,19 @@
-# Build, boot and test the KVM non-coherent DMA series on the pinned base.
+# Build, boot and test the KVM non-coherent DMA series on a pinned base.
 #   make          build the patched kernel, boot it, print the bridge report
 #   make check    all tests; ends with "N passed, N failed, N skipped"
 #   make check-vmx only the Bochs boot (Intel VMX with EPT) and its summary
 #   make shell    the test VM with an interactive shell
-#   make tree     only assemble build/linux (base + series as git commits)
-#   make series   the series as patches with a cover letter, in build/series
+#   make tree     only assemble build/<base>/linux (base + series as commits)
+#   make series   the series as patches with a cover letter, in build/<base>/series
 #   make series-check  build every commit, checkpatch, sparse, kernel-doc,
 #                 htmldocs, cross builds (see harness/series-check.sh)
 #   make clean    remove build/ (ccache stays in ~/.cache/ccache)
-# Variables: BUILD=dir, JOBS=n, DEBUG_CONFIG=none, BOOT_TIMEOUT=s, BOCHS_STALL=s,
+# Variables: BASE=7.3 (default, mainline) or BASE=6.12 (the LTS backport),
+#            BOOTS="check vmx" (the boots of make check), BUILD=dir, JOBS=n,
+#            DEBUG_CONFIG=none, BOOT_TIMEOUT=s, BOCHS_STALL=s,
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
 H := harness
-export BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
+export BASE BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
 # Exported even when unset (then as ""): the Bochs boot's default arguments
 # are set here so that an unset variable does not clear them.
 BOCHS_KERNEL_ARGS ?= kmemleak=off
@@ -38,7 +40,7 @@ demo: payload
 	@$(H)/report.sh
 
 check: payload
-	@$(H)/check.sh
+	@$(H)/check.sh $(BOOTS)
 
 check-vmx: kernel
 	@$(H)/build.sh selftests

@@ -2,6 +2,11 @@
 # Assemble the patched tree: the base as the first commit of a git repository,
 # then one commit per entry of series/manifest.
 #
+# On a backport base (BASE=6.12) the same manifest is replayed with what
+# backport/$BASE/ holds: "paths" renames owned files (from-prefix to-prefix),
+# owned/<name>.diff is applied to the owned file <name> as it is added,
+# patches/<name> and series/<name> replace the mainline patch or message.
+#
 # Commits are built in a scratch index (owned files hashed in, patches applied
 # with "git apply --cached"), so the work tree is only touched at the end by
 # "git reset --hard", which rewrites just the files whose content changed:
@@ -56,21 +61,40 @@ export GIT_INDEX_FILE=$BUILD/series.index
 rm -f "$GIT_INDEX_FILE"
 git_ read-tree base
 parent=$(git_ rev-parse base)
+# The path of an owned file on this base.
+base_path() {
+	local f=$1 from to
+	if [ -f "$BACKPORT/paths" ]; then
+		while read -r from to; do
+			case "$from" in '' | '#'*) continue ;; esac
+			[ "${f#"$from"}" = "$f" ] || { echo "$to${f#"$from"}"; return; }
+		done <"$BACKPORT/paths"
+	fi
+	echo "$f"
+}
+
+apply_cached() { # apply_cached PATCH WHAT
+	local err file
+	if ! err=$(git_ apply --cached --whitespace=error-all "$1" 2>&1); then
+		file=$(sed -n 's/^error: patch failed: \([^:]*\):.*/\1/p; s/^error: \([^:]*\): does not exist in index/\1/p' <<<"$err" | head -1)
+		die "patch ${1#"$TOP"/} does not apply${file:+ to $file}" "$err" "($2)"
+	fi
+}
+
 for i in $(seq 0 $n); do
-	msg=$TOP/series/${subjects[i]}
+	msg=$(for_base "series/${subjects[i]}")
 	[ -f "$msg" ] || die "$MANIFEST: commit message series/${subjects[i]} is missing"
 	for f in ${owned[i]}; do
-		blob=$(git_ hash-object -w --path="$f" "$TOP/$f")
+		dest=$(base_path "$f")
+		blob=$(git_ hash-object -w --path="$dest" "$TOP/$f")
 		mode=100644
 		[ -x "$TOP/$f" ] && mode=100755
-		git_ update-index --add --cacheinfo "$mode,$blob,$f"
+		git_ update-index --add --cacheinfo "$mode,$blob,$dest"
+		d=$BACKPORT/owned/$(basename "$dest").diff
+		[ ! -f "$d" ] || apply_cached "$d" "owned $f, commit series/${subjects[i]}"
 	done
 	for p in ${patches[i]}; do
-		if ! err=$(git_ apply --cached --whitespace=error-all "$TOP/$p" 2>&1); then
-			file=$(sed -n 's/^error: patch failed: \([^:]*\):.*/\1/p; s/^error: \([^:]*\): does not exist in index/\1/p' <<<"$err" | head -1)
-			die "patch $p does not apply${file:+ to $file}" "$err" \
-				"(commit series/${subjects[i]})"
-		fi
+		apply_cached "$(for_base "$p")" "commit series/${subjects[i]}"
 	done
 	tree=$(git_ write-tree)
 	parent=$(git_ commit-tree "$tree" -p "$parent" -F "$msg")

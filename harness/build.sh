@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build what a boot needs: build.sh {config|kernel|selftests|initramfs|initramfs-vmx}
-#   initramfs      QEMU's: harness/selftests.list, guest tools, Debian's QEMU
-#   initramfs-vmx  Bochs's, small: harness/selftests-vmx.list and busybox only
+#   initramfs      QEMU's: selftests.list, guest tools, Debian's QEMU
+#   initramfs-vmx  Bochs's, small: selftests-vmx.list and busybox only
+# The lists are harness/'s, or backport/$BASE/harness/'s on a backport base.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$OBJ" "$OUT" "$LOGS"
@@ -56,11 +57,14 @@ kernel() {
 
 # Selftests of list files ("<dir>/<test> [args]" lines); default: QEMU's.
 selftest_list() {
-	[ $# -gt 0 ] || set -- "$TOP/harness/selftests.list"
+	[ $# -gt 0 ] || set -- "$(for_base harness/selftests.list)"
 	grep -vhE '^\s*(#|$)' "$@" | awk '{print $1}'
 }
 # What "build.sh selftests" builds: the union of both boots' lists.
-all_selftests() { selftest_list "$TOP"/harness/selftests{,-vmx}.list | LC_ALL=C sort -u; }
+all_selftests() {
+	selftest_list "$(for_base harness/selftests.list)" "$(for_base harness/selftests-vmx.list)" |
+		LC_ALL=C sort -u
+}
 
 selftests() {
 	STEP=selftests
@@ -70,7 +74,8 @@ selftests() {
 	logged "$LOGS/selftests-build.log" make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
 		OUTPUT="$OUT/selftests/kvm" CC="ccache gcc" \
 		KHDR_INCLUDES="-isystem $OBJ/usr/include" EXTRA_CFLAGS=-static \
-		TEST_GEN_PROGS_x86_64="$progs" TEST_GEN_PROGS_EXTENDED_x86_64= TEST_PROGS_x86_64=
+		"TEST_GEN_PROGS_$SELFTEST_ARCH=$progs" "TEST_GEN_PROGS_EXTENDED_$SELFTEST_ARCH=" \
+		"TEST_PROGS_$SELFTEST_ARCH="
 	step "building the guest tools"
 	local tool
 	for tool in kvm-vfio-report qmp; do
@@ -124,12 +129,12 @@ pack() {
 
 initramfs() {
 	STEP=initramfs
-	pack "$TOP/harness/selftests.list" initramfs.cpio.gz "$OUT/kvm-vfio-report" "$OUT/qmp"
+	pack "$(for_base harness/selftests.list)" initramfs.cpio.gz "$OUT/kvm-vfio-report" "$OUT/qmp"
 }
 
 initramfs-vmx() {
 	STEP=initramfs-vmx
-	pack "$TOP/harness/selftests-vmx.list" initramfs-vmx.cpio.gz
+	pack "$(for_base harness/selftests-vmx.list)" initramfs-vmx.cpio.gz
 }
 
 "$@"

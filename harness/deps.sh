@@ -7,8 +7,30 @@ STEP=deps
 PKGS=(build-essential bc flex bison libelf-dev libssl-dev dwarves cpio kmod
       ccache rsync python3 git busybox-static qemu-system-x86 seabios ipxe-qemu
       bochs bochsbios vgabios isolinux syslinux-common xorriso)
-[ -n "$BASE_TREE" ] || [ "${BASE_TARBALL}" != /usr/src/linux-source-6.12.tar.xz ] ||
+[ -n "$BASE_TREE" ] || [ "${BASE_TARBALL}" != "/usr/src/$BASE_PKG.tar.xz" ] ||
 	PKGS+=("$BASE_PKG=$BASE_VERSION")
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+# A suite this machine's apt does not list (the mainline base comes from
+# trixie-backports): add it from the mirror the machine already uses, with
+# a pin priority of 1 so that nothing else is ever upgraded from it.
+add_suite() {
+	local suite=$1 name=kvm-ncdma-$1 uri codename
+	[ -f "/etc/apt/sources.list.d/$name.sources" ] && return 1
+	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+	uri=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(LABEL)' |
+		awk -v c="$codename" '$2 == c && $3 == "Debian" { print $1; exit }')
+	[ -n "$uri" ] || die "no Debian source for $codename in the apt configuration" \
+		"(needed to add $suite for $BASE_PKG)"
+	step "adding apt suite $suite from $uri (pin priority 1)"
+	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+		"$uri" "$suite" /usr/share/keyrings/debian-archive-keyring.gpg |
+		$SUDO tee "/etc/apt/sources.list.d/$name.sources" >/dev/null
+	printf 'Package: *\nPin: release n=%s\nPin-Priority: 1\n' "$suite" |
+		$SUDO tee "/etc/apt/preferences.d/$name" >/dev/null
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -26,12 +48,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	step "installing ${missing[*]}"
 	log=$BUILD/logs/apt.log
 	mkdir -p "$(dirname "$log")"
-	SUDO=
-	[ "$(id -u)" = 0 ] || SUDO=sudo
+	[ -z "$BASE_SUITE" ] || [ -n "$BASE_TREE" ] || add_suite "$BASE_SUITE" || true
 	if ! { $SUDO apt-get update -q &&
 	       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
 			"${missing[@]}"; } >"$log" 2>&1; then
+		served=$(apt-cache policy "$BASE_PKG" 2>/dev/null | sed -n 's/^ *Candidate: //p')
 		die "apt-get could not install: ${missing[*]}" "log: $log" \
+			"the archive serves $BASE_PKG version: ${served:-none}, pinned: $BASE_VERSION" \
 			"if $BASE_PKG=$BASE_VERSION is no longer in the archive, pass" \
 			"BASE_TARBALL=<path> BASE_SHA256=<sum> (or BASE_TREE=<dir>) instead"
 	fi

@@ -2,19 +2,41 @@
 # shellcheck shell=bash
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$TOP/build}
+
+# The base: BASE=7.3 (mainline, the default) or BASE=6.12 (the LTS backport,
+# whose differences live in backport/6.12/).  Each base pins a Debian
+# linux-source package and its tarball's sha256; BASE_SUITE is the suite
+# that serves it when the machine's apt sources do not (see deps.sh).
+BASE=${BASE:-7.3}
+case "$BASE" in
+7.3)	BASE_PKG=linux-source-7.3 BASE_VERSION=7.3.4-1~bpo13+1 BASE_SUITE=trixie-backports
+	pinned_sha256=76df1affb19f24926949369be1d74b60071c963c598ce8780bddd4bbf0fc3bc4
+	SELFTEST_ARCH=x86 ;;
+6.12)	BASE_PKG=linux-source-6.12 BASE_VERSION=6.12.117-1~deb12u1 BASE_SUITE=
+	pinned_sha256=585a4a074597aefa2b1a68ada83a3184ba351c127544dea80618bbcceaa3961f
+	SELFTEST_ARCH=x86_64 ;;
+*)	printf 'ERROR: BASE=%s: the bases are 7.3 (mainline) and 6.12 (backport)\n' "$BASE" >&2
+	exit 1 ;;
+esac
+BACKPORT=$TOP/backport/$BASE  # present for a backport base only
+
+BUILD=${BUILD:-$TOP/build/$BASE}
 TREE=$BUILD/linux            # the assembled tree: base + series as commits
 OBJ=$BUILD/obj               # kbuild output directory
 OUT=$BUILD/out               # test payload: selftests, initramfs
 LOGS=$BUILD/logs             # console logs and results, one folder per boot
 
-# The pinned base.  Override BASE_TARBALL/BASE_SHA256 to use another tarball
-# (BASE_SHA256=any skips the check), or BASE_TREE to use a kernel tree.
-BASE_PKG=linux-source-6.12
-BASE_VERSION=6.12.117-1~deb12u1
-BASE_TARBALL=${BASE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-BASE_SHA256=${BASE_SHA256:-585a4a074597aefa2b1a68ada83a3184ba351c127544dea80618bbcceaa3961f}
+# Override BASE_TARBALL/BASE_SHA256 to use another tarball (BASE_SHA256=any
+# skips the check), or BASE_TREE to use a kernel tree.
+BASE_TARBALL=${BASE_TARBALL:-/usr/src/$BASE_PKG.tar.xz}
+BASE_SHA256=${BASE_SHA256:-$pinned_sha256}
 BASE_TREE=${BASE_TREE:-}
+
+# What differs on this base: a file of backport/$BASE/ if there is one,
+# else the mainline one.  for_base REL -> path
+for_base() {
+	if [ -e "$BACKPORT/$1" ]; then echo "$BACKPORT/$1"; else echo "$TOP/$1"; fi
+}
 
 JOBS=${JOBS:-$(nproc)}
 

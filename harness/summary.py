@@ -9,8 +9,10 @@ For each boot folder (console.log, results.log, problems.txt):
     non-zero exit with no failing TAP line is one more failure, and so is a
     block that never ended.
   - problems.txt (timeout, crash, kernel splats) counts one failure each.
-Writes summary.txt beside the logs; prints failures, skips with their reasons,
-each boot's wall time and the line "N passed, N failed, N skipped".
+Writes summary.txt beside the logs (or to the file after -o); prints
+failures, skips with their reasons, each boot's wall time and the line
+"N passed, N failed, N skipped".  A boot is named by its folder, prefixed
+with the base when the folder is <BUILD>/<base>/logs/<boot>: "7.3/check".
 """
 import os
 import re
@@ -94,11 +96,22 @@ def kunit(path, boot):
     return res
 
 
-def main(dirs):
+def boot_name(d):
+    parts = os.path.normpath(os.path.abspath(d)).split(os.sep)
+    if len(parts) >= 3 and parts[-2] == 'logs':
+        return f'{parts[-3]}/{parts[-1]}'
+    return parts[-1]
+
+
+def main(args):
+    out = None
+    if args[:1] == ['-o']:
+        out, args = args[1], args[2:]
+    dirs = args
     results = []
     times = []
     for d in dirs:
-        boot = os.path.basename(os.path.normpath(d))
+        boot = boot_name(d)
         if not os.path.exists(os.path.join(d, 'results.log')):
             results.append(('fail', boot, f'no results: the boot did not run ({d})'))
             continue
@@ -113,7 +126,8 @@ def main(dirs):
                 if p.strip():
                     results.append(('fail', boot, f'{p.strip()} (log: {d}/console.log)'))
     n = {k: sum(1 for r in results if r[0] == k) for k in ('pass', 'fail', 'skip')}
-    with open(os.path.join(os.path.dirname(os.path.normpath(dirs[0])), 'summary.txt'), 'w') as f:
+    out = out or os.path.join(os.path.dirname(os.path.normpath(dirs[0])), 'summary.txt')
+    with open(out, 'w') as f:
         for r in results:
             f.write(f'{r[0].upper():4} {r[1]}' + (f' -- {r[2]}' if r[2] else '') + '\n')
     for kind in ('skip', 'fail'):

@@ -8,8 +8,6 @@
  *    bridge's own fd is closed;
  *  - tells VFIO the VM (vfio_file_set_kvm()), for drivers that need the kvm
  *    when the device is opened, which is why files are added before that;
- *  - counts an assigned device for the architecture
- *    (kvm_arch_start_assignment());
  *  - asks VFIO whether the IOMMU behind the file enforces cache coherency.
  *
  * Coherency.  A file is non-coherent when VFIO says its DMA may bypass the
@@ -114,17 +112,7 @@ static void kvm_vfio_bind_kvm(struct file *file, struct kvm *kvm)
 	}
 }
 
-/* The architecture's side: assigned devices and non-coherent DMA. */
-
-static void kvm_vfio_arch_assign(struct kvm *kvm, bool start)
-{
-	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_arch_assign, kvm, start);
-
-	if (start)
-		kvm_arch_start_assignment(kvm);
-	else
-		kvm_arch_end_assignment(kvm);
-}
+/* The architecture's side: non-coherent DMA. */
 
 static void kvm_vfio_arch_noncoherent(struct kvm *kvm, bool noncoherent)
 {
@@ -206,7 +194,6 @@ static void kvm_vfio_drop(struct kvm_device *dev, struct kvm_vfio_entry *entry,
 		kvm_spapr_tce_release_iommu_group(dev->kvm, entry->iommu_group);
 #endif
 	kvm_vfio_bind_kvm(entry->file, NULL);
-	kvm_vfio_arch_assign(dev->kvm, false);
 	fput(entry->file);
 	kfree(entry);
 }
@@ -231,7 +218,6 @@ static int __kvm_vfio_add(struct kvm_device *dev, struct file *file)
 
 	entry->file = file;
 	list_add_tail(&entry->node, &bridge->files);
-	kvm_vfio_arch_assign(dev->kvm, true);
 	kvm_vfio_bind_kvm(file, dev->kvm);
 	kvm_vfio_recount(dev);
 	trace_kvm_vfio_file("add", !entry->noncoherent,

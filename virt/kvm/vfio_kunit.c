@@ -19,7 +19,6 @@ struct kvm_vfio_kunit {
 	struct file *files[KVM_VFIO_KUNIT_FILES];
 	bool coherent[KVM_VFIO_KUNIT_FILES];	/* what "VFIO" answers */
 	struct kvm *set_kvm[KVM_VFIO_KUNIT_FILES]; /* what the bridge told it */
-	int assigned;				/* start - end assignment */
 	int registered;				/* register - unregister */
 	int edges;				/* calls to either */
 	bool no_queries;			/* asking VFIO is a bug */
@@ -61,13 +60,6 @@ static void kvm_vfio_kunit_set_kvm(struct file *file, struct kvm *kvm)
 	ctx->set_kvm[i] = kvm;
 }
 
-static void kvm_vfio_kunit_assign(struct kvm *kvm, bool start)
-{
-	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(kunit_get_current_test());
-
-	ctx->assigned += start ? 1 : -1;
-}
-
 static void kvm_vfio_kunit_noncoherent(struct kvm *kvm, bool noncoherent)
 {
 	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(kunit_get_current_test());
@@ -105,8 +97,6 @@ static int kvm_vfio_kunit_init(struct kunit *test)
 				   kvm_vfio_kunit_coherent);
 	kunit_activate_static_stub(test, kvm_vfio_bind_kvm,
 				   kvm_vfio_kunit_set_kvm);
-	kunit_activate_static_stub(test, kvm_vfio_arch_assign,
-				   kvm_vfio_kunit_assign);
 	kunit_activate_static_stub(test, kvm_vfio_arch_noncoherent,
 				   kvm_vfio_kunit_noncoherent);
 
@@ -186,12 +176,10 @@ static void kvm_vfio_test_coherent_only(struct kunit *test)
 	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++)
 		KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_add(test, i), 0);
 	KVM_VFIO_EXPECT(test, ctx, KVM_VFIO_KUNIT_FILES, 0, 0);
-	KUNIT_EXPECT_EQ(test, ctx->assigned, KVM_VFIO_KUNIT_FILES);
 	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++)
 		KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_del(test, i), 0);
 	KVM_VFIO_EXPECT(test, ctx, 0, 0, 0);
 	KUNIT_EXPECT_EQ(test, ctx->edges, 0);
-	KUNIT_EXPECT_EQ(test, ctx->assigned, 0);
 }
 
 /*
@@ -251,7 +239,6 @@ static void kvm_vfio_test_failures_change_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_add(test, 0), -EEXIST);
 	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_del(test, 1), -ENOENT);
 	KVM_VFIO_EXPECT(test, ctx, 1, 1, 1);
-	KUNIT_EXPECT_EQ(test, ctx->assigned, 1);
 	KUNIT_EXPECT_EQ(test, ctx->edges, 1);
 	/* One reference for the test, one for the bridge. */
 	KUNIT_EXPECT_EQ(test, file_count(ctx->files[0]), 2);
@@ -291,7 +278,6 @@ static void kvm_vfio_test_release(struct kunit *test)
 
 	KVM_VFIO_EXPECT(test, ctx, 0, 0, 0);
 	KUNIT_EXPECT_EQ(test, ctx->edges, 2);
-	KUNIT_EXPECT_EQ(test, ctx->assigned, 0);
 	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++) {
 		KUNIT_EXPECT_NULL(test, ctx->set_kvm[i]);
 		KUNIT_EXPECT_EQ(test, file_count(ctx->files[i]), 1);

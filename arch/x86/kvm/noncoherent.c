@@ -30,8 +30,8 @@
 static void kvm_noncoherent_count_changed(struct kvm *kvm, int old_count,
 					  int new_count)
 {
-	bool zap = kvm_noncoherent_count_zaps(old_count, new_count,
-					      kvm_mmu_may_ignore_guest_pat(kvm));
+	bool quirk = kvm_check_has_quirk(kvm, KVM_X86_QUIRK_IGNORE_GUEST_PAT);
+	bool zap = kvm_noncoherent_count_zaps(old_count, new_count, quirk);
 
 	/* Updated under the KVM-VFIO device's lock: no concurrent writer. */
 	kvm->stat.noncoherent_dma = new_count;
@@ -51,7 +51,6 @@ void kvm_arch_register_noncoherent_dma(struct kvm *kvm)
 
 	kvm_noncoherent_count_changed(kvm, count - 1, count);
 }
-EXPORT_SYMBOL_GPL(kvm_arch_register_noncoherent_dma);
 
 void kvm_arch_unregister_noncoherent_dma(struct kvm *kvm)
 {
@@ -59,13 +58,12 @@ void kvm_arch_unregister_noncoherent_dma(struct kvm *kvm)
 
 	kvm_noncoherent_count_changed(kvm, count + 1, count);
 }
-EXPORT_SYMBOL_GPL(kvm_arch_unregister_noncoherent_dma);
 
 bool kvm_arch_has_noncoherent_dma(struct kvm *kvm)
 {
 	return atomic_read(&kvm->arch.noncoherent_dma_count);
 }
-EXPORT_SYMBOL_GPL(kvm_arch_has_noncoherent_dma);
+EXPORT_SYMBOL_FOR_KVM_INTERNAL(kvm_arch_has_noncoherent_dma);
 
 /**
  * kvm_noncoherent_quirks_disabled() - act on quirks userspace disabled
@@ -90,11 +88,6 @@ void kvm_noncoherent_quirks_disabled(struct kvm *kvm, u64 old_disabled)
 	kvm_zap_gfn_range(kvm, gpa_to_gfn(0), gpa_to_gfn(~0ULL));
 }
 
-static void kvm_noncoherent_wbinvd_ipi(void *unused)
-{
-	wbinvd();
-}
-
 /**
  * kvm_noncoherent_vcpu_load() - note the CPU a vCPU is loaded on
  * @vcpu: the vCPU
@@ -113,8 +106,7 @@ void kvm_noncoherent_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 			cpumask_set_cpu(cpu, vcpu->arch.wbinvd_dirty_mask);
 	} else if (kvm_arch_has_noncoherent_dma(vcpu->kvm) &&
 		   vcpu->cpu != -1 && vcpu->cpu != cpu) {
-		smp_call_function_single(vcpu->cpu, kvm_noncoherent_wbinvd_ipi,
-					 NULL, 1);
+		wbinvd_on_cpu(vcpu->cpu);
 	}
 }
 
@@ -138,8 +130,7 @@ int kvm_noncoherent_wbinvd(struct kvm_vcpu *vcpu)
 		cpumask_set_cpu(cpu, vcpu->arch.wbinvd_dirty_mask);
 		cpus = cpumask_weight_and(vcpu->arch.wbinvd_dirty_mask,
 					  cpu_online_mask);
-		on_each_cpu_mask(vcpu->arch.wbinvd_dirty_mask,
-				 kvm_noncoherent_wbinvd_ipi, NULL, 1);
+		wbinvd_on_cpus_mask(vcpu->arch.wbinvd_dirty_mask);
 		/*
 		 * The vCPU goes on dirtying lines on this CPU, so it stays in
 		 * the mask.  Reset the mask before preemption is possible
@@ -164,4 +155,4 @@ int kvm_emulate_wbinvd(struct kvm_vcpu *vcpu)
 	kvm_noncoherent_wbinvd(vcpu);
 	return kvm_skip_emulated_instruction(vcpu);
 }
-EXPORT_SYMBOL_GPL(kvm_emulate_wbinvd);
+EXPORT_SYMBOL_FOR_KVM_INTERNAL(kvm_emulate_wbinvd);

@@ -18,8 +18,8 @@ struct memtype_case {
 };
 
 /*
- * Every input.  Those without a flagged memslot existed in 6.12, and get
- * the type 6.12's vmx_get_mt_mask() chose for them.
+ * Every input.  Those without a flagged memslot existed before the flag,
+ * and get the type vmx_get_mt_mask() chose for them without it.
  */
 static const struct memtype_case memtype_cases[] = {
 	{ false, false, false, false, KVM_MEMTYPE_WB_GUEST_PAT },

@@ -162,7 +162,7 @@ static uint64_t read_vm_stat(struct kvm_vm *vm, const char *name)
 {
 	uint64_t val = STAT_MISSING;
 
-	__vm_get_stat(vm, name, &val, 1);
+	kvm_get_stat(&vm->stats, name, &val, 1);
 	TEST_ASSERT(val != STAT_MISSING, "VM statistic '%s' not found", name);
 	return val;
 }

@@ -70,7 +70,7 @@ static uint64_t stat(struct kvm_vm *vm, const char *name)
 {
 	uint64_t value = ~0ull;
 
-	__vm_get_stat(vm, name, &value, 1);
+	kvm_get_stat(&vm->stats, name, &value, 1);
 	TEST_ASSERT(value != ~0ull, "VM statistic %s is missing", name);
 	return value;
 }
@@ -220,7 +220,7 @@ TEST(writebacks_for_flagged_pages_only)
 
 static uint64_t faults(struct kvm_vcpu *vcpu)
 {
-	return vcpu_get_stat(vcpu, "pf_fixed");
+	return vcpu_get_stat(vcpu, pf_fixed);
 }
 
 /*

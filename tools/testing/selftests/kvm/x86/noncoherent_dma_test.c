@@ -79,7 +79,7 @@ static uint64_t vm_stat(struct kvm_vm *vm, const char *name)
 {
 	uint64_t value = ~0ull;
 
-	__vm_get_stat(vm, name, &value, 1);
+	kvm_get_stat(&vm->stats, name, &value, 1);
 	TEST_ASSERT(value != ~0ull, "VM statistic %s is missing", name);
 	return value;
 }
@@ -87,9 +87,9 @@ static uint64_t vm_stat(struct kvm_vm *vm, const char *name)
 static struct wbinvd_stats read_wbinvd_stats(struct kvm_vcpu *vcpu)
 {
 	return (struct wbinvd_stats) {
-		.exits = vcpu_get_stat(vcpu, "wbinvd_exits"),
-		.flushes = vcpu_get_stat(vcpu, "wbinvd_flushes"),
-		.cpus = vcpu_get_stat(vcpu, "wbinvd_cpus_flushed"),
+		.exits = vcpu_get_stat(vcpu, wbinvd_exits),
+		.flushes = vcpu_get_stat(vcpu, wbinvd_flushes),
+		.cpus = vcpu_get_stat(vcpu, wbinvd_cpus_flushed),
 	};
 }
 
