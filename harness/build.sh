@@ -24,6 +24,9 @@ config() {
 	local frags=("$TOP"/harness/config/{base,kvm-vfio,trace}.config
 		     "$TREE/tools/testing/selftests/kvm/config")
 	[ "$DEBUG_CONFIG" = none ] || frags+=("$TOP/harness/config/$DEBUG_CONFIG.config")
+	# A backport base adds what its older Kconfig names differently.
+	[ ! -f "$BACKPORT/harness/config/backport.config" ] ||
+		frags+=("$BACKPORT/harness/config/backport.config")
 	local tmp=$BUILD/config.tmp
 	rm -rf "$tmp"; mkdir -p "$tmp"
 	logged "$LOGS/config.log" make -C "$TREE" O="$tmp" tinyconfig

@@ -11,10 +11,10 @@ BASE=${BASE:-7.3}
 case "$BASE" in
 7.3)	BASE_PKG=linux-source-7.3 BASE_VERSION=7.3.4-1~bpo13+1 BASE_SUITE=trixie-backports
 	pinned_sha256=76df1affb19f24926949369be1d74b60071c963c598ce8780bddd4bbf0fc3bc4
-	SELFTEST_ARCH=x86 ;;
+	SELFTEST_ARCH=x86 BASE_DESC="mainline Linux 7.3.4 from Debian's trixie-backports" ;;
 6.12)	BASE_PKG=linux-source-6.12 BASE_VERSION=6.12.117-1~deb12u1 BASE_SUITE=
 	pinned_sha256=585a4a074597aefa2b1a68ada83a3184ba351c127544dea80618bbcceaa3961f
-	SELFTEST_ARCH=x86_64 ;;
+	SELFTEST_ARCH=x86_64 BASE_DESC="Linux 6.12 LTS with Debian's stable updates; this is the backport of the series, which is developed on mainline" ;;
 *)	printf 'ERROR: BASE=%s: the bases are 7.3 (mainline) and 6.12 (backport)\n' "$BASE" >&2
 	exit 1 ;;
 esac

@@ -4,7 +4,7 @@
 #
 # The cover letter is series/cover-letter.tmpl: its first line is the
 # subject, the rest the body.  Placeholders filled here:
-#   @BASE_PKG@ @BASE_VERSION@   the pinned base (harness/lib.sh)
+#   @BASE_PKG@ @BASE_VERSION@ @BASE_DESC@   the pinned base (harness/lib.sh)
 #   @PATCHES@   (alone on a line) one line per commit: number and subject
 #   @UAPI@      (alone on a line) #defines the series adds to uapi headers
 #   @TESTING@   (alone on a line) counts of the last "make check" per boot
@@ -123,6 +123,7 @@ fill() {
 		@TESTING@) testing ;;
 		*)
 			line=${line//@BASE_PKG@/$BASE_PKG}
+			line=${line//@BASE_DESC@/$BASE_DESC}
 			printf '%s\n' "${line//@BASE_VERSION@/$BASE_VERSION}" ;;
 		esac
 	done <"$TMPL"
@@ -138,7 +139,10 @@ desc=$(fill)
 export GIT_COMMITTER_NAME="KVM non-coherent DMA series" GIT_COMMITTER_EMAIL="kvm-ncdma@example.org"
 rm -rf "$SERIES_OUT"
 mkdir -p "$SERIES_OUT"
+prefix=PATCH
+[ ! -d "$BACKPORT" ] || prefix="PATCH $BASE"  # a backport says which tree
 git_ -c branch.series.description="$desc" format-patch -q -v1 --cover-letter \
+	--subject-prefix="$prefix" \
 	--cover-from-description=subject --base=base -o "$SERIES_OUT" base..series
 step "series: $(find "$SERIES_OUT" -name '*.patch' | wc -l) files in $SERIES_OUT"
 ls "$SERIES_OUT" | sed 's/^/    /'
