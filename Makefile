@@ -13,7 +13,7 @@
 #            DEBUG_CONFIG=none, BOOT_TIMEOUT=s, BOCHS_STALL=s,
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
 H := harness
-export BASE BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
+export BASE SERIES SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
 # Exported even when unset (then as ""): the Bochs boot's default arguments
 # are set here so that an unset variable does not clear them.
 BOCHS_KERNEL_ARGS ?= kmemleak=off

@@ -38,6 +38,12 @@ if ! git_ rev-parse -q --verify refs/tags/base >/dev/null 2>&1; then
 	git_ tag base
 fi
 
+if [ "$SERIES" = none ]; then
+	git_ reset -q --hard base
+	info "SERIES=none: the unpatched base ($(git_ rev-parse --short HEAD))"
+	exit 0
+fi
+
 # Parse the manifest into parallel arrays.  Format (see series/manifest):
 #   commit <message file, relative to series/>
 #   owned  <path of a file owned in full, relative to the repository top>

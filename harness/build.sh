@@ -36,6 +36,9 @@ config() {
 	local bad=() line sym
 	while read -r line; do
 		sym=${line%%=*}
+		# The unpatched base lacks the series' own options (its KUnit tests).
+		[ "$SERIES" != none ] ||
+			grep -rqx --include='Kconfig*' "config ${sym#CONFIG_}" "$TREE" || continue
 		case "$line" in
 		*=n) grep -q "^$sym=" "$tmp/.config" && bad+=("$line") ;;
 		*) grep -qx "$line" "$tmp/.config" || bad+=("$line (got: $(grep -E "^$sym=|^# $sym is not set" "$tmp/.config" || echo absent))") ;;
@@ -60,14 +63,14 @@ kernel() {
 
 # Selftests of list files ("<dir>/<test> [args]" lines); default: QEMU's.
 selftest_list() {
-	[ $# -gt 0 ] || set -- "$(for_base harness/selftests.list)"
+	[ $# -gt 0 ] || set -- "$(qemu_list)"
 	grep -vhE '^\s*(#|$)' "$@" | awk '{print $1}'
 }
 # What "build.sh selftests" builds: the union of both boots' lists.
-all_selftests() {
-	selftest_list "$(for_base harness/selftests.list)" "$(for_base harness/selftests-vmx.list)" |
-		LC_ALL=C sort -u
-}
+# The lists of the two boots; SELFTESTS and SELFTESTS_VMX name others.
+qemu_list() { echo "${SELFTESTS:-$(for_base harness/selftests.list)}"; }
+vmx_list() { echo "${SELFTESTS_VMX:-$(for_base harness/selftests-vmx.list)}"; }
+all_selftests() { selftest_list "$(qemu_list)" "$(vmx_list)" | LC_ALL=C sort -u; }
 
 selftests() {
 	STEP=selftests
@@ -132,12 +135,12 @@ pack() {
 
 initramfs() {
 	STEP=initramfs
-	pack "$(for_base harness/selftests.list)" initramfs.cpio.gz "$OUT/kvm-vfio-report" "$OUT/qmp"
+	pack "$(qemu_list)" initramfs.cpio.gz "$OUT/kvm-vfio-report" "$OUT/qmp"
 }
 
 initramfs-vmx() {
 	STEP=initramfs-vmx
-	pack "$(for_base harness/selftests-vmx.list)" initramfs-vmx.cpio.gz
+	pack "$(vmx_list)" initramfs-vmx.cpio.gz
 }
 
 "$@"

@@ -20,6 +20,10 @@ case "$BASE" in
 esac
 BACKPORT=$TOP/backport/$BASE  # present for a backport base only
 
+# SERIES=none builds the unpatched base (to choose the upstream selftests
+# that guard against regressions), in a folder of its own.
+SERIES=${SERIES:-}
+if [ "$SERIES" = none ]; then BUILD=${BUILD:-$TOP/build/$BASE-unpatched}; fi
 BUILD=${BUILD:-$TOP/build/$BASE}
 TREE=$BUILD/linux            # the assembled tree: base + series as commits
 OBJ=$BUILD/obj               # kbuild output directory
