@@ -35,7 +35,9 @@ payload: kernel
 	@$(H)/build.sh initramfs
 	@$(H)/build.sh initramfs-vmx
 
-demo: payload
+demo: kernel
+	@$(H)/build.sh selftests
+	@$(H)/build.sh initramfs
 	@$(H)/boot.sh demo demo
 	@$(H)/report.sh
 

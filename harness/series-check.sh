@@ -11,7 +11,7 @@
 #   docs        htmldocs of the Documentation folders holding touched .rst
 #               files, on the base and the tip; no new warnings
 #   cross       KVM with virt/kvm/vfio.o at the tip for arm64, ppc64le (with
-#               SPAPR_TCE_IOMMU), s390x, and KVM for riscv64 (6.12's riscv KVM
+#               SPAPR_TCE_IOMMU), s390x, and KVM for riscv64 (riscv's KVM, in 6.12 and 7.3,
 #               does not select KVM_VFIO)
 # Default: all, in that order.  The commits are checked out in turn in a git
 # worktree of the assembled tree ($BUILD/series-src), so build/linux is never
