@@ -212,7 +212,7 @@ static int __kvm_vfio_add(struct kvm_device *dev, struct file *file)
 	if (kvm_vfio_find(bridge, file))
 		return -EEXIST;
 
-	entry = kzalloc(sizeof(*entry), GFP_KERNEL_ACCOUNT);
+	entry = kzalloc_obj(*entry, GFP_KERNEL_ACCOUNT);
 	if (!entry)
 		return -ENOMEM;
 
@@ -391,7 +391,7 @@ static int kvm_vfio_bridge_create(struct kvm_device *dev, u32 type)
 		if (other->ops == &kvm_vfio_ops)
 			return -EBUSY;
 
-	bridge = kzalloc(sizeof(*bridge), GFP_KERNEL_ACCOUNT);
+	bridge = kzalloc_obj(*bridge, GFP_KERNEL_ACCOUNT);
 	if (!bridge)
 		return -ENOMEM;
 

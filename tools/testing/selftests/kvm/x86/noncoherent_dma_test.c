@@ -375,7 +375,7 @@ TEST_F(vm, count_edges_and_zaps)
 TEST_F(vm, quirk_disable_zaps_once)
 {
 	if (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_IGNORE_GUEST_PAT))
-		SKIP(return, "IGNORE_GUEST_PAT cannot be disabled: CPU without self-snoop");
+		SKIP(return, "IGNORE_GUEST_PAT cannot be disabled (AMD, no EPT, no self-snoop)");
 	run_wbinvd(self->vcpu, 0);
 
 	vm_enable_cap(self->vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_IGNORE_GUEST_PAT);
@@ -473,7 +473,7 @@ TEST_F(vm, ept_memtype_quirk_disabled)
 	if (!ept_observable())
 		SKIP(return, EPT_UNOBSERVABLE);
 	if (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_IGNORE_GUEST_PAT))
-		SKIP(return, "IGNORE_GUEST_PAT cannot be disabled: CPU without self-snoop");
+		SKIP(return, "IGNORE_GUEST_PAT cannot be disabled (AMD, no EPT, no self-snoop)");
 	spte_trace_require();
 	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA,
 				    DATA_SLOT, DATA_PAGES, 0);

@@ -5,8 +5,9 @@
  * Which memslot changes KVM accepts with the flag and which it rejects
  * (leaving everything as it was), the statistics of flagged memslots,
  * the write-back of every page mapped into a flagged memslot and leaving
- * it (VMX with EPT: SVM accepts the flag with no effect), and that a flag
- * change zaps only the memslot whose flag changed.
+ * it (VMX with EPT: SVM accepts the flag with no effect), also when a huge
+ * page is rebuilt in place after dirty logging, and that a flag change zaps
+ * only the memslot whose flag changed.
  *
  * KVM_VFIO_NONCOHERENT_GROUP0, a VFIO group without enforced coherency,
  * is used to compare a flag change with a whole-VM non-coherent DMA edge;
@@ -75,10 +76,13 @@ static uint64_t stat(struct kvm_vm *vm, const char *name)
 	return value;
 }
 
-/* Where the flag changes memory types, KVM writes pages back. */
+/*
+ * Where the flag changes memory types, KVM writes pages back: on Intel with
+ * EPT, in the mappings of the TDP MMU.
+ */
 static bool writes_back(void)
 {
-	return host_cpu_is_intel && kvm_is_tdp_enabled();
+	return host_cpu_is_intel && kvm_is_tdp_enabled() && get_kvm_param_bool("tdp_mmu");
 }
 
 static void add_slot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
@@ -215,6 +219,44 @@ TEST(writebacks_for_flagged_pages_only)
 	vm_mem_region_delete(vm, SLOT_B);
 	vm_mem_region_delete(vm, SLOT_A);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 2 * expected);
+	kvm_vm_free(vm);
+}
+
+/*
+ * Stopping dirty logging lets KVM map a flagged memslot with huge pages
+ * again, by building a huge SPTE in place of a page table of small ones.
+ * The huge SPTE also maps pages that no small SPTE mapped, which were never
+ * written back: KVM writes back the whole range before installing it.
+ */
+TEST(huge_page_recovery_writes_back)
+{
+	const uint64_t npages = (2ull << 20) / PAGE_SIZE;
+	uint64_t wb, huge;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	if (!writes_back())
+		SKIP(return, "no write-backs here: Intel EPT with the TDP MMU only");
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages), guest_code);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS_THP, GPA_A, SLOT_A,
+				    npages, NC | KVM_MEM_LOG_DIRTY_PAGES);
+	virt_map(vm, GPA_A, GPA_A, npages);
+
+	/* Dirty logging maps the one page touched with a small SPTE. */
+	touch(vcpu, GPA_A, 1);
+	wb = stat(vm, "noncoherent_writebacks");
+	ASSERT_EQ(wb, 1);
+	huge = stat(vm, "pages_2m");
+
+	vm_mem_region_set_flags(vm, SLOT_A, NC);
+	if (stat(vm, "pages_2m") == huge)
+		SKIP(goto out, "no huge SPTE built as dirty logging stopped (no THP, or a kernel that zaps)");
+	ksft_print_msg("huge page recovered: %lu pages written back\n",
+		       stat(vm, "noncoherent_writebacks") - wb);
+	ASSERT_GE(stat(vm, "noncoherent_writebacks"), wb + npages);
+out:
 	kvm_vm_free(vm);
 }
 
