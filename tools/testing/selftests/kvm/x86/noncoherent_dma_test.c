@@ -312,8 +312,8 @@ TEST_F(vm, wbinvd_reaches_cpu_left_after_a_flush)
 		SKIP(return, "%s is not set", group_env[NONCOHERENT0]);
 	group_op(self->bridge, self->groups[NONCOHERENT0], KVM_DEV_VFIO_FILE_ADD);
 
-	paused = addr_gva2hva(self->vm, (vm_vaddr_t)&guest_paused);
-	resume = addr_gva2hva(self->vm, (vm_vaddr_t)&host_resume);
+	paused = addr_gva2hva(self->vm, (gva_t)&guest_paused);
+	resume = addr_gva2hva(self->vm, (gva_t)&host_resume);
 	pthread_create(&thread, NULL, run_paused_wbinvd, &t);
 	while (!READ_ONCE(*paused))
 		usleep(1000);
