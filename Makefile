@@ -16,7 +16,7 @@ H := harness
 export BASE SERIES SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
 # Exported even when unset (then as ""): the Bochs boot's default arguments
 # are set here so that an unset variable does not clear them.
-BOCHS_KERNEL_ARGS ?= kmemleak=off
+BOCHS_KERNEL_ARGS ?= kmemleak=off noxsave
 export BOCHS_STALL BOCHS_KERNEL_ARGS
 
 .PHONY: all demo check check-vmx shell deps tree kernel payload clean

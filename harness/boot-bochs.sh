@@ -20,7 +20,7 @@ INITRD=$OUT/initramfs-vmx.cpio.gz
 # kmemleak doubles the boot under Bochs and there made RCU warn of a stalled
 # grace period (README.md); the QEMU boot scans for leaks.  KASAN and lockdep
 # stay on.
-BOCHS_KERNEL_ARGS=${BOCHS_KERNEL_ARGS-kmemleak=off}
+BOCHS_KERNEL_ARGS=${BOCHS_KERNEL_ARGS-kmemleak=off noxsave}
 for f in "$OBJ/arch/x86/boot/bzImage" "$INITRD"; do
 	[ -f "$f" ] || die "$f is missing (make kernel; harness/build.sh initramfs-vmx)"
 done
@@ -106,5 +106,5 @@ problems=()
 # Two boot-time warnings come from Bochs's CPU model, not from the kernel
 # under test: CPUID leaf 4 says 8 cores while leaf 1 says 1 logical CPU
 # (topology), and its XSAVE area sizes do not add up (fpu xstate).
-boot_problems "$dir" 'at arch/x86/kernel/cpu/topology_common.c:[0-9]+ parse_legacy|at arch/x86/kernel/fpu/xstate.c:[0-9]+ fpu__init_system_xstate' \
+boot_problems "$dir" 'arch/x86/kernel/cpu/topology_common.c:[0-9]+ (at )?parse_legacy|arch/x86/kernel/fpu/xstate.c:[0-9]+ (at )?fpu__init_system_xstate' \
 	"${problems[@]}" || die "the $name boot failed" "log to read: $dir/console.log (Bochs: $dir/bochs.log)"
