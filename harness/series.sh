@@ -47,7 +47,7 @@ uapi() {
 	cat <<-EOF
 	$defs
 
-	They are free numbers in the 6.12 base (a new capability takes the
+	They are free numbers in the $BASE base (a new capability takes the
 	next one): they may move when the series is rebased onto a newer
 	tree, and userspace must not take them from this posting.
 	EOF
@@ -90,7 +90,7 @@ testing() {
 	      paste -sd'|')
 	local boot
 	for boot in $(sed -n 's/^[A-Z]* \([^: ]*\).*/\1/p' "$sum" | awk '!seen[$0]++'); do
-		awk -v b="$boot" -v kind="$(kind "$boot")" -v own="${own:-none}" '
+		awk -v b="$boot" -v kind="$(kind "${boot##*/}")" -v own="${own:-none}" '
 		{ st = $1; rest = substr($0, 6) }
 		rest !~ "^" b "(:| --|$)" { next }
 		{ n[st]++ }
