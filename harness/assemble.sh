@@ -107,7 +107,9 @@ for i in $(seq 0 $n); do
 done
 unset GIT_INDEX_FILE
 
-if [ "$(git_ rev-parse -q --verify HEAD || true)" != "$parent" ]; then
+# Also when files of the tree were edited by hand: the tree is the series.
+if [ "$(git_ rev-parse -q --verify HEAD || true)" != "$parent" ] ||
+   ! git_ diff --quiet HEAD; then
 	git_ reset -q --hard "$parent"
 fi
 git_ update-ref refs/heads/series "$parent"
