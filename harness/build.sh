@@ -6,7 +6,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$OBJ" "$OUT" "$LOGS"
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} KBUILD_BUILD_TIMESTAMP="2026-11-01"
+# Paths under the checkout are hashed relative to it (CCACHE_BASEDIR), so a
+# fresh clone in another folder, as CI's, hits what earlier builds cached.
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$TOP
+export KBUILD_BUILD_TIMESTAMP="2026-11-01"
 KMAKE=(make -C "$TREE" O="$OBJ" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS")
 DEBUG_CONFIG=${DEBUG_CONFIG:-debug}
 

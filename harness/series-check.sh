@@ -29,7 +29,10 @@ SRC=$BUILD/series-src
 XOBJ=$BUILD/series-obj
 PATCHDIR=${SERIES_OUT:-$BUILD/series}
 MANIFEST=$TOP/series/manifest
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} KBUILD_BUILD_TIMESTAMP="2026-11-01"
+# Paths under the checkout are hashed relative to it (CCACHE_BASEDIR), so a
+# fresh clone in another folder, as CI's, hits what earlier builds cached.
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$TOP
+export KBUILD_BUILD_TIMESTAMP="2026-11-01"
 # The kernel's Python scripts (spdxcheck.py, the Sphinx extensions, ynl) run
 # with "python3" from PATH: use Debian's, where the deps-series packages are.
 export PATH=/usr/bin:$PATH
