@@ -252,7 +252,8 @@ TEST(huge_page_recovery_writes_back)
 
 	vm_mem_region_set_flags(vm, SLOT_A, NC);
 	if (stat(vm, "pages_2m") == huge)
-		SKIP(goto out, "no huge SPTE built as dirty logging stopped (no THP, or a kernel that zaps)");
+		SKIP(goto out, "no huge SPTE rebuilt after dirty logging (%s)",
+		     "no THP, or a kernel that zaps");
 	ksft_print_msg("huge page recovered: %lu pages written back\n",
 		       stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_GE(stat(vm, "noncoherent_writebacks"), wb + npages);
