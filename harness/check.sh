@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # All tests: boot the test VM under QEMU (AMD SVM) and under Bochs (Intel
-# VMX with EPT), then one summary of every boot: check.sh [check] [vmx]
-# (default: both).  Exit status: non-zero on any failure.
+# VMX with EPT), run the KUnit suites on ppc64 and i386 (harness/kunit.sh),
+# then one summary of every boot: check.sh [check] [vmx] [kunit]
+# (default: all three).  Exit status: non-zero on any failure.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
 boots=("$@")
-[ $# -gt 0 ] || boots=(check vmx)
+[ $# -gt 0 ] || boots=(check vmx kunit)
+dirs=()
 for b in "${boots[@]}"; do
 	case "$b" in
-	check) "$TOP/harness/boot.sh" check check ;;
-	vmx) "$TOP/harness/boot-bochs.sh" vmx check ;;
-	*) die "unknown boot '$b' (check, vmx)" ;;
+	check) "$TOP/harness/boot.sh" check check; dirs+=("$LOGS/check") ;;
+	vmx) "$TOP/harness/boot-bochs.sh" vmx check; dirs+=("$LOGS/vmx") ;;
+	kunit) "$TOP/harness/kunit.sh"; dirs+=("$LOGS/kunit-ppc64" "$LOGS/kunit-i386") ;;
+	*) die "unknown boot '$b' (check, vmx, kunit)" ;;
 	esac
 done
 step "summary ($((SECONDS - t0)) s; per-test results: $LOGS/summary.txt)"
-"$TOP/harness/summary.py" "${boots[@]/#/$LOGS/}"
+"$TOP/harness/summary.py" "${dirs[@]}"

@@ -30,6 +30,10 @@ OBJ=$BUILD/obj               # kbuild output directory
 OUT=$BUILD/out               # test payload: selftests, initramfs
 LOGS=$BUILD/logs             # console logs and results, one folder per boot
 
+# The posting the series is prepared as: format-patch -v$SERIES_VERSION, and
+# the cover letter's changelog (series/cover-letter.tmpl).
+SERIES_VERSION=2
+
 # Override BASE_TARBALL/BASE_SHA256 to use another tarball (BASE_SHA256=any
 # skips the check), or BASE_TREE to use a kernel tree.
 BASE_TARBALL=${BASE_TARBALL:-/usr/src/$BASE_PKG.tar.xz}

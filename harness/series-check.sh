@@ -10,9 +10,12 @@
 #   kerneldoc   scripts/kernel-doc -none -Wall on the .c/.h files the series owns
 #   docs        htmldocs of the Documentation folders holding touched .rst
 #               files, on the base and the tip; no new warnings
+#   kunit-m     x86_64 at the tip with KVM=y but KUNIT=m KUNIT_ALL_TESTS=m:
+#               the series' built-in KUnit tests must drop out (they cannot
+#               call into kunit.ko) and vmlinux must link
 #   cross       KVM with virt/kvm/vfio.o at the tip for arm64, ppc64le (with
 #               SPAPR_TCE_IOMMU), s390x, and KVM for riscv64 (riscv's KVM, in 6.12 and 7.3,
-#               does not select KVM_VFIO)
+#               does not select KVM_VFIO: its VM statistics must have no vfio_*)
 # Default: all, in that order.  The commits are checked out in turn in a git
 # worktree of the assembled tree ($BUILD/series-src), so build/linux is never
 # touched; objects go to $BUILD/series-obj and $BUILD/series-cross/<arch>,
@@ -89,7 +92,7 @@ label() { # "NN subject" of a commit; 00 is the base
 checkpatch() {
 	local t0=$SECONDS dir=$SC/checkpatch p log tot e w c bad=0 opts
 	rm -rf "$dir"; mkdir -p "$dir"
-	ls "$PATCHDIR"/v1-0*.patch >/dev/null 2>&1 || die "no patches in $PATCHDIR" "run: make series"
+	ls "$PATCHDIR"/v"$SERIES_VERSION"-0*.patch >/dev/null 2>&1 || die "no patches in $PATCHDIR" "run: make series"
 	checkout "$TIP"
 	opts=(--strict --show-types --showfile)
 	# The base is one commit without upstream history, so checkpatch cannot
@@ -97,8 +100,8 @@ checkpatch() {
 	# looks them up there, otherwise that one check is off and the ids are
 	# listed below to be checked by hand.
 	[ -n "${UPSTREAM_GIT_DIR:-}" ] || opts+=(--ignore UNKNOWN_COMMIT_ID)
-	for p in "$PATCHDIR"/v1-0*.patch; do
-		case "$p" in */v1-0000-cover-letter.patch) continue ;; esac
+	for p in "$PATCHDIR"/v"$SERIES_VERSION"-0*.patch; do
+		case "$p" in */v"$SERIES_VERSION"-0000-cover-letter.patch) continue ;; esac
 		log=$dir/$(basename "$p" .patch).log
 		(cd "$SRC" && ${UPSTREAM_GIT_DIR:+env GIT_DIR="$UPSTREAM_GIT_DIR"} \
 			scripts/checkpatch.pl "${opts[@]}" "$p") >"$log" 2>&1 || true
@@ -114,14 +117,14 @@ checkpatch() {
 		types=$(grep -oE ': CHECK:[A-Z_]+:' "$log" | sed 's/^: CHECK:\(.*\):/\1/' |
 			sort | uniq -c | awk '{printf "%s%s %s", sep, $2, $1; sep=", "}' || true)
 		if [ "$e" = 0 ] && [ "$w" = 0 ]; then
-			result checkpatch OK "${p##*/v1-}: $e errors, $w warnings, $c checks${types:+ ($types)}" 0
+			result checkpatch OK "${p##*/v"$SERIES_VERSION"-}: $e errors, $w warnings, $c checks${types:+ ($types)}" 0
 		else
-			result checkpatch FAIL "${p##*/v1-}: $e errors, $w warnings, $c checks (log: $log)" 0
+			result checkpatch FAIL "${p##*/v"$SERIES_VERSION"-}: $e errors, $w warnings, $c checks (log: $log)" 0
 			bad=1
 		fi
 	done
 	local fixes
-	fixes=$(grep -h '^Fixes: ' "$PATCHDIR"/v1-0*.patch || true)
+	fixes=$(grep -h '^Fixes: ' "$PATCHDIR"/v"$SERIES_VERSION"-0*.patch || true)
 	if [ -n "$fixes" ] && [ -z "${UPSTREAM_GIT_DIR:-}" ]; then
 		while read -r f; do
 			result checkpatch NOTE "not verified here (no upstream history; UPSTREAM_GIT_DIR=<linux.git>): $f" 0
@@ -380,6 +383,11 @@ cross_one() { # name arch cross defconfig
 	[ -f "$obj/virt/kvm/vfio.o" ] || vfio="no virt/kvm/vfio.o (KVM_VFIO not selected)"
 	[ "$name" = riscv64 ] || [ -f "$obj/virt/kvm/vfio.o" ] ||
 		{ result cross FAIL "$name: $vfio" $((SECONDS - t0)); return; }
+	# Without the bridge there are no bridge statistics (vm.o holds the
+	# VM's statistics descriptors, names included).
+	if [ "$name" = riscv64 ] && grep -qa vfio_files "$obj/arch/riscv/kvm/vm.o"; then
+		result cross FAIL "$name: vfio_* statistics without KVM_VFIO" $((SECONDS - t0)); return
+	fi
 	w=$(grep -c ': warning: ' "$log" || true)
 	result cross OK "$name: arch/$arch/kvm/ built, $vfio, $w warnings" $((SECONDS - t0))
 }
@@ -393,11 +401,51 @@ cross() {
 	done
 }
 
+# ------------------------------------------------------------------- kunit-m
+# KUnit tests linked into kvm (KVM_VFIO_KUNIT_TEST, KVM_X86_NONCOHERENT_KUNIT_TEST)
+# are bool: with KVM=y they are in vmlinux and need KUNIT=y.  A distribution
+# style KUNIT=m KUNIT_ALL_TESTS=m must leave them out, not fail to link.
+KUNIT_M_TESTS="CONFIG_KVM_VFIO_KUNIT_TEST CONFIG_KVM_X86_NONCOHERENT_KUNIT_TEST"
+kunit_m() {
+	local t0=$SECONDS obj=$BUILD/series-kunit-m log=$SC/kunit-m.log frag=$SC/kunit-m.config o bad=""
+	checkout "$TIP"
+	mkdir -p "$obj"
+	{ grep -vE '^CONFIG_(KUNIT|KVM_VFIO_KUNIT_TEST|KVM_X86_NONCOHERENT_KUNIT_TEST)=' \
+		"$TOP/harness/config/kvm-vfio.config"
+	  echo "CONFIG_MODULES=y"
+	  echo "CONFIG_KUNIT=m"
+	  echo "CONFIG_KUNIT_ALL_TESTS=m"
+	} >"$frag"
+	wait_idle
+	info "x86_64 with KVM=y KUNIT=m KUNIT_ALL_TESTS=m (log: $log)"
+	if ! { "${KMAKE[@]}" -C "$SRC" O="$obj" tinyconfig &&
+	       "$SRC/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
+			"$TOP/harness/config/base.config" "$frag" &&
+	       "${KMAKE[@]}" -C "$SRC" O="$obj" olddefconfig; } >"$log" 2>&1; then
+		result kunit-m FAIL "config failed (log: $log)" $((SECONDS - t0)); return
+	fi
+	for o in CONFIG_KVM=y CONFIG_KUNIT=m; do
+		grep -qx "$o" "$obj/.config" || bad+=" want $o"
+	done
+	for o in $KUNIT_M_TESTS; do
+		grep -q "^$o=y" "$obj/.config" && bad+=" $o=y"
+	done
+	if ! "${KMAKE[@]}" -C "$SRC" O="$obj" vmlinux >>"$log" 2>&1; then
+		grep -E 'undefined reference|error' "$log" | head -5 | sed 's/^/        /' >&2 || true
+		bad+=" vmlinux does not link"
+	fi
+	if [ -n "$bad" ]; then
+		result kunit-m FAIL "KVM=y KUNIT=m:$bad (log: $log)" $((SECONDS - t0))
+	else
+		result kunit-m OK "KVM=y KUNIT=m KUNIT_ALL_TESTS=m: the KUnit tests left out, vmlinux links" $((SECONDS - t0))
+	fi
+}
+
 # ------------------------------------------------------------------------ summary
 summary() {
 	local s st what secs n_ok n_fail
 	step "series-check summary ($(git_ rev-list --count base..series) commits on $BASE_PKG $BASE_VERSION)"
-	for s in checkpatch build sparse kernel-doc docs cross; do
+	for s in checkpatch build sparse kernel-doc docs kunit-m cross; do
 		grep -q "^$s|" "$RESULTS" || continue
 		echo "  $s:"
 		while IFS='|' read -r _ st what secs; do
@@ -437,7 +485,7 @@ cover() {
 }
 
 T0=$SECONDS
-ALL=(checkpatch build sparse kerneldoc docs cross)
+ALL=(checkpatch build sparse kerneldoc docs kunit-m cross)
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${ALL[@]}")
 want_sparse=0 want_build=0
@@ -445,7 +493,7 @@ for s in "${steps[@]}"; do
 	case "$s" in
 	sparse) want_sparse=1 ;;
 	build) want_build=1 ;;
-	checkpatch | kerneldoc | docs | cross) ;;
+	checkpatch | kerneldoc | docs | kunit-m | cross) ;;
 	*) die "unknown step '$s'" "steps: ${ALL[*]}" ;;
 	esac
 done
@@ -456,6 +504,7 @@ for s in "${steps[@]}"; do
 	sparse) [ $want_build = 1 ] || { step "sparse: building the base and the tip"; build_all ends; } ;;
 	kerneldoc) step "kernel-doc"; kerneldoc ;;
 	docs) step "Sphinx"; docs ;;
+	kunit-m) step "KUnit tests with KUNIT=m"; kunit_m ;;
 	cross) step "cross builds at the tip"; cross ;;
 	esac
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Export the assembled series as patches for the list: git format-patch -v1
+# Export the assembled series as patches for the list: git format-patch -v$SERIES_VERSION
 # with a cover letter, into $BUILD/series/.
 #
 # The cover letter is series/cover-letter.tmpl: its first line is the
@@ -141,7 +141,7 @@ rm -rf "$SERIES_OUT"
 mkdir -p "$SERIES_OUT"
 prefix=PATCH
 [ ! -d "$BACKPORT" ] || prefix="PATCH $BASE"  # a backport says which tree
-git_ -c branch.series.description="$desc" format-patch -q -v1 --cover-letter \
+git_ -c branch.series.description="$desc" format-patch -q -v"$SERIES_VERSION" --cover-letter \
 	--subject-prefix="$prefix" \
 	--cover-from-description=subject --base=base -o "$SERIES_OUT" base..series
 step "series: $(find "$SERIES_OUT" -name '*.patch' | wc -l) files in $SERIES_OUT"

@@ -112,6 +112,48 @@ static void kvm_vfio_bind_kvm(struct file *file, struct kvm *kvm)
 	}
 }
 
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+/* Returns a reference on the group of a VFIO group file, NULL for a cdev. */
+static struct iommu_group *kvm_vfio_iommu_group(struct file *file)
+{
+	struct iommu_group *(*get_group)(struct file *file);
+	struct iommu_group *group = NULL;
+
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_iommu_group, file);
+
+	get_group = symbol_get(vfio_file_iommu_group);
+	if (get_group) {
+		group = get_group(file);
+		symbol_put(vfio_file_iommu_group);
+	}
+	return group;
+}
+
+static void kvm_vfio_iommu_group_put(struct iommu_group *group)
+{
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_iommu_group_put, group);
+
+	iommu_group_put(group);
+}
+
+/* The architecture's side: sPAPR TCE tables. */
+
+static int kvm_vfio_spapr_attach(struct kvm *kvm, int tablefd,
+				 struct iommu_group *group)
+{
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_spapr_attach, kvm, tablefd, group);
+
+	return kvm_spapr_tce_attach_iommu_group(kvm, tablefd, group);
+}
+
+static void kvm_vfio_spapr_release(struct kvm *kvm, struct iommu_group *group)
+{
+	KUNIT_STATIC_STUB_REDIRECT(kvm_vfio_spapr_release, kvm, group);
+
+	kvm_spapr_tce_release_iommu_group(kvm, group);
+}
+#endif
+
 /* The architecture's side: non-coherent DMA. */
 
 static void kvm_vfio_arch_noncoherent(struct kvm *kvm, bool noncoherent)
@@ -190,8 +232,10 @@ static void kvm_vfio_drop(struct kvm_device *dev, struct kvm_vfio_entry *entry,
 			    stat->vfio_noncoherent_files);
 
 #ifdef CONFIG_SPAPR_TCE_IOMMU
-	if (entry->iommu_group)
-		kvm_spapr_tce_release_iommu_group(dev->kvm, entry->iommu_group);
+	if (entry->iommu_group) {
+		kvm_vfio_spapr_release(dev->kvm, entry->iommu_group);
+		kvm_vfio_iommu_group_put(entry->iommu_group);
+	}
 #endif
 	kvm_vfio_bind_kvm(entry->file, NULL);
 	fput(entry->file);
@@ -251,12 +295,11 @@ static int __kvm_vfio_del(struct kvm_device *dev, struct file *file)
 	guard(mutex)(&bridge->lock);
 
 	entry = kvm_vfio_find(bridge, file);
-	if (!entry)
-		return -ENOENT;
-
-	kvm_vfio_drop(dev, entry, "del");
+	if (entry)
+		kvm_vfio_drop(dev, entry, "del");
+	/* Asked also when @file was not found, as every delete always was. */
 	kvm_vfio_recount(dev);
-	return 0;
+	return entry ? 0 : -ENOENT;
 }
 
 static int kvm_vfio_del_fd(struct kvm_device *dev, int fd)
@@ -269,24 +312,33 @@ static int kvm_vfio_del_fd(struct kvm_device *dev, int fd)
 }
 
 #ifdef CONFIG_SPAPR_TCE_IOMMU
-static struct iommu_group *kvm_vfio_iommu_group(struct file *file)
+static int __kvm_vfio_set_spapr_tce(struct kvm_device *dev, struct file *file,
+				    int tablefd)
 {
-	struct iommu_group *(*get_group)(struct file *file);
-	struct iommu_group *group = NULL;
+	struct kvm_vfio *bridge = dev->private;
+	struct kvm_vfio_entry *entry;
 
-	get_group = symbol_get(vfio_file_iommu_group);
-	if (get_group) {
-		group = get_group(file);
-		symbol_put(vfio_file_iommu_group);
-	}
-	return group;
+	guard(mutex)(&bridge->lock);
+
+	entry = kvm_vfio_find(bridge, file);
+	if (!entry)
+		return -ENOENT;
+
+	/*
+	 * Only group files have an iommu_group; a device cdev has none.  The
+	 * reference is kept until the file leaves the bridge.
+	 */
+	if (!entry->iommu_group)
+		entry->iommu_group = kvm_vfio_iommu_group(entry->file);
+	if (!entry->iommu_group)
+		return -EIO;
+
+	return kvm_vfio_spapr_attach(dev->kvm, tablefd, entry->iommu_group);
 }
 
 static int kvm_vfio_set_spapr_tce(struct kvm_device *dev, void __user *arg)
 {
-	struct kvm_vfio *bridge = dev->private;
 	struct kvm_vfio_spapr_tce param;
-	struct kvm_vfio_entry *entry;
 
 	if (copy_from_user(&param, arg, sizeof(param)))
 		return -EFAULT;
@@ -295,24 +347,15 @@ static int kvm_vfio_set_spapr_tce(struct kvm_device *dev, void __user *arg)
 	if (fd_empty(f))
 		return -EBADF;
 
-	guard(mutex)(&bridge->lock);
-
-	entry = kvm_vfio_find(bridge, fd_file(f));
-	if (!entry)
-		return -ENOENT;
-
-	/* Only group files have an iommu_group; a device cdev has none. */
-	if (!entry->iommu_group)
-		entry->iommu_group = kvm_vfio_iommu_group(entry->file);
-	if (!entry->iommu_group)
-		return -EIO;
-
-	return kvm_spapr_tce_attach_iommu_group(dev->kvm, param.tablefd,
-						entry->iommu_group);
+	return __kvm_vfio_set_spapr_tce(dev, fd_file(f), param.tablefd);
 }
 #endif
 
-static int kvm_vfio_file_attr(struct kvm_device *dev, u64 attr,
+/*
+ * @attr is a long, as it always was here: on 32-bit hosts set_attr matches
+ * only the low 32 bits of the u64 that userspace passes (has_attr all 64).
+ */
+static int kvm_vfio_file_attr(struct kvm_device *dev, long attr,
 			      void __user *arg)
 {
 	s32 __user *fdp = arg;

@@ -22,6 +22,14 @@ struct kvm_vfio_kunit {
 	int registered;				/* register - unregister */
 	int edges;				/* calls to either */
 	bool no_queries;			/* asking VFIO is a bug */
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	/* Files that are groups: "VFIO" hands out a reference on groups[i]. */
+	bool is_group[KVM_VFIO_KUNIT_FILES];
+	int groups[KVM_VFIO_KUNIT_FILES];	/* stand-ins, never read */
+	int group_refs[KVM_VFIO_KUNIT_FILES];	/* get - put */
+	int attached, released;			/* calls into the TCE code */
+	int attach_ret;
+#endif
 };
 
 static struct kvm_vfio_kunit *kvm_vfio_kunit_ctx(struct kunit *test)
@@ -68,6 +76,64 @@ static void kvm_vfio_kunit_noncoherent(struct kvm *kvm, bool noncoherent)
 	ctx->edges++;
 }
 
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+static int kvm_vfio_kunit_group_index(struct kvm_vfio_kunit *ctx,
+				      struct iommu_group *group)
+{
+	int i;
+
+	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++)
+		if ((void *)group == (void *)&ctx->groups[i])
+			return i;
+	return -1;
+}
+
+static struct iommu_group *kvm_vfio_kunit_iommu_group(struct file *file)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+	int i = kvm_vfio_kunit_index(ctx, file);
+
+	KUNIT_ASSERT_GE(test, i, 0);
+	if (!ctx->is_group[i])
+		return NULL;
+	ctx->group_refs[i]++;
+	return (struct iommu_group *)&ctx->groups[i];
+}
+
+static void kvm_vfio_kunit_group_put(struct iommu_group *group)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+	int i = kvm_vfio_kunit_group_index(ctx, group);
+
+	KUNIT_ASSERT_GE(test, i, 0);
+	KUNIT_EXPECT_GT(test, ctx->group_refs[i], 0);
+	ctx->group_refs[i]--;
+}
+
+static int kvm_vfio_kunit_spapr_attach(struct kvm *kvm, int tablefd,
+				       struct iommu_group *group)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+
+	KUNIT_EXPECT_GE(test, kvm_vfio_kunit_group_index(ctx, group), 0);
+	ctx->attached++;
+	return ctx->attach_ret;
+}
+
+static void kvm_vfio_kunit_spapr_release(struct kvm *kvm,
+					 struct iommu_group *group)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+
+	KUNIT_EXPECT_GE(test, kvm_vfio_kunit_group_index(ctx, group), 0);
+	ctx->released++;
+}
+#endif
+
 static const struct file_operations kvm_vfio_kunit_fops;
 
 static int kvm_vfio_kunit_init(struct kunit *test)
@@ -99,6 +165,16 @@ static int kvm_vfio_kunit_init(struct kunit *test)
 				   kvm_vfio_kunit_set_kvm);
 	kunit_activate_static_stub(test, kvm_vfio_arch_noncoherent,
 				   kvm_vfio_kunit_noncoherent);
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	kunit_activate_static_stub(test, kvm_vfio_iommu_group,
+				   kvm_vfio_kunit_iommu_group);
+	kunit_activate_static_stub(test, kvm_vfio_iommu_group_put,
+				   kvm_vfio_kunit_group_put);
+	kunit_activate_static_stub(test, kvm_vfio_spapr_attach,
+				   kvm_vfio_kunit_spapr_attach);
+	kunit_activate_static_stub(test, kvm_vfio_spapr_release,
+				   kvm_vfio_kunit_spapr_release);
+#endif
 
 	mutex_lock(&ctx->kvm->lock);
 	ret = kvm_vfio_bridge_create(&ctx->dev, KVM_DEV_TYPE_VFIO);
@@ -245,6 +321,52 @@ static void kvm_vfio_test_failures_change_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, file_count(ctx->files[1]), 1);
 }
 
+/*
+ * A delete that finds nothing still asks VFIO again about the files that
+ * are there, and acts on the answer (as every delete always did).
+ */
+static void kvm_vfio_test_failed_del_requeries(struct kunit *test)
+{
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_add(test, 0), 0);
+	KVM_VFIO_EXPECT(test, ctx, 1, 0, 0);
+
+	ctx->coherent[0] = false;
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_del(test, 1), -ENOENT);
+	KVM_VFIO_EXPECT(test, ctx, 1, 1, 1);
+
+	ctx->coherent[0] = true;
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_del(test, 1), -ENOENT);
+	KVM_VFIO_EXPECT(test, ctx, 1, 0, 0);
+	KUNIT_EXPECT_EQ(test, ctx->edges, 2);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->files[1]), 1);
+}
+
+/*
+ * set_attr reads the attribute as a long, as it always did: on a 32-bit
+ * host bits 32-63 are ignored (FILE_ADD here, which then fails to read its
+ * fd from address 0), on a 64-bit host they make it unknown.  has_attr
+ * compares all 64 bits on both.
+ */
+static void kvm_vfio_test_attr_width(struct kunit *test)
+{
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = BIT_ULL(32) | KVM_DEV_VFIO_FILE_ADD,
+		.addr = 0,
+	};
+	int want = BITS_PER_LONG == 32 ? -EFAULT : -ENXIO;
+
+	KUNIT_EXPECT_EQ(test, kvm_vfio_bridge_set_attr(&ctx->dev, &attr), want);
+	KUNIT_EXPECT_EQ(test, kvm_vfio_bridge_has_attr(&ctx->dev, &attr), -ENXIO);
+	attr.attr = KVM_DEV_VFIO_FILE_ADD;
+	KUNIT_EXPECT_EQ(test, kvm_vfio_bridge_set_attr(&ctx->dev, &attr), -EFAULT);
+	KUNIT_EXPECT_EQ(test, kvm_vfio_bridge_has_attr(&ctx->dev, &attr), 0);
+	KVM_VFIO_EXPECT(test, ctx, 0, 0, 0);
+}
+
 /* VFIO is told the VM on add and forgets it on delete. */
 static void kvm_vfio_test_set_kvm(struct kunit *test)
 {
@@ -312,15 +434,97 @@ static void kvm_vfio_test_one_per_vm(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, other.private);
 }
 
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+static int kvm_vfio_kunit_set_spapr_tce(struct kunit *test, int i)
+{
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+
+	return __kvm_vfio_set_spapr_tce(&ctx->dev, ctx->files[i], 42);
+}
+
+/*
+ * SET_SPAPR_TCE takes one reference on the file's iommu_group, however
+ * often it is called; delete detaches the group and puts the reference.
+ */
+static void kvm_vfio_test_spapr_del(struct kunit *test)
+{
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+
+	ctx->is_group[0] = true;
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_add(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, ctx->attached, 2);
+	KUNIT_EXPECT_EQ(test, ctx->group_refs[0], 1);
+
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_del(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, ctx->released, 1);
+	KUNIT_EXPECT_EQ(test, ctx->group_refs[0], 0);
+}
+
+/* Release does the same for every file that has a group. */
+static void kvm_vfio_test_spapr_release(struct kunit *test)
+{
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+	int i;
+
+	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++) {
+		ctx->is_group[i] = true;
+		KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_add(test, i), 0);
+	}
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 1), 0);
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 2), 0);
+
+	kvm_vfio_kunit_release(test);
+	KUNIT_EXPECT_EQ(test, ctx->released, 2);
+	for (i = 0; i < KVM_VFIO_KUNIT_FILES; i++)
+		KUNIT_EXPECT_EQ(test, ctx->group_refs[i], 0);
+}
+
+/*
+ * A file that is not on the bridge, or has no group (a device cdev), gets
+ * its errno and no reference; a failed attach keeps the reference until
+ * the file leaves, as the base did.
+ */
+static void kvm_vfio_test_spapr_errors(struct kunit *test)
+{
+	struct kvm_vfio_kunit *ctx = kvm_vfio_kunit_ctx(test);
+
+	ctx->is_group[1] = true;
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 1), -ENOENT);
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_add(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 0), -EIO);
+	KUNIT_EXPECT_EQ(test, ctx->attached, 0);
+
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_add(test, 1), 0);
+	ctx->attach_ret = -EINVAL;
+	KUNIT_EXPECT_EQ(test, kvm_vfio_kunit_set_spapr_tce(test, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ctx->group_refs[1], 1);
+
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_del(test, 0), 0);
+	KUNIT_ASSERT_EQ(test, kvm_vfio_kunit_del(test, 1), 0);
+	KUNIT_EXPECT_EQ(test, ctx->released, 1);
+	KUNIT_EXPECT_EQ(test, ctx->group_refs[0], 0);
+	KUNIT_EXPECT_EQ(test, ctx->group_refs[1], 0);
+}
+#endif
+
 static struct kunit_case kvm_vfio_test_cases[] = {
 	KUNIT_CASE(kvm_vfio_test_coherent_only),
 	KUNIT_CASE(kvm_vfio_test_one_registration),
 	KUNIT_CASE(kvm_vfio_test_requery),
 	KUNIT_CASE(kvm_vfio_test_failures_change_nothing),
+	KUNIT_CASE(kvm_vfio_test_failed_del_requeries),
+	KUNIT_CASE(kvm_vfio_test_attr_width),
 	KUNIT_CASE(kvm_vfio_test_set_kvm),
 	KUNIT_CASE(kvm_vfio_test_release),
 	KUNIT_CASE(kvm_vfio_test_release_coherent),
 	KUNIT_CASE(kvm_vfio_test_one_per_vm),
+#ifdef CONFIG_SPAPR_TCE_IOMMU
+	KUNIT_CASE(kvm_vfio_test_spapr_del),
+	KUNIT_CASE(kvm_vfio_test_spapr_release),
+	KUNIT_CASE(kvm_vfio_test_spapr_errors),
+#endif
 	{}
 };
 

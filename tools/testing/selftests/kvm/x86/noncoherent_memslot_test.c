@@ -146,6 +146,56 @@ TEST(flag_accepted_and_counted)
 	kvm_vm_free(vm);
 }
 
+static void guest_wbinvd(void)
+{
+	for (;;) {
+		asm volatile("wbinvd" ::: "memory");
+		GUEST_SYNC(0);
+	}
+}
+
+/* Run one guest WBINVD; return the flushes KVM did for it (0 or 1). */
+static uint64_t wbinvd_flushes(struct kvm_vcpu *vcpu)
+{
+	uint64_t exits = vcpu_get_stat(vcpu, wbinvd_exits);
+	uint64_t flushes = vcpu_get_stat(vcpu, wbinvd_flushes);
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+	TEST_ASSERT_EQ(vcpu_get_stat(vcpu, wbinvd_exits), exits + 1);
+	return vcpu_get_stat(vcpu, wbinvd_flushes) - flushes;
+}
+
+/*
+ * A flagged memslot is a DMA source that bypasses the caches, so a guest
+ * WBINVD writes back while the VM has one, with no VFIO file at all, and
+ * is a no-op again once no memslot is flagged.
+ */
+TEST(wbinvd_flushes_while_a_memslot_is_flagged)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	vm = vm_create_with_one_vcpu(&vcpu, guest_wbinvd);
+	ASSERT_EQ(stat(vm, "noncoherent_dma"), 0);
+
+	ASSERT_EQ(wbinvd_flushes(vcpu), 0);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA_A, SLOT_A, 16, NC);
+	ASSERT_EQ(wbinvd_flushes(vcpu), 1);
+	vm_mem_region_set_flags(vm, SLOT_A, 0);
+	ASSERT_EQ(wbinvd_flushes(vcpu), 0);
+	vm_mem_region_set_flags(vm, SLOT_A, NC);
+	ASSERT_EQ(wbinvd_flushes(vcpu), 1);
+	vm_mem_region_delete(vm, SLOT_A);
+	ASSERT_EQ(wbinvd_flushes(vcpu), 0);
+	ASSERT_EQ(stat(vm, "noncoherent_dma"), 0);
+	kvm_vm_free(vm);
+}
+
 TEST(invalid_changes_change_nothing)
 {
 	struct kvm_vcpu *vcpu;
