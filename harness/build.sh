@@ -71,9 +71,20 @@ selftest_list() {
 }
 # What "build.sh selftests" builds: the union of both boots' lists.
 # The lists of the two boots; SELFTESTS and SELFTESTS_VMX name others.
-qemu_list() { echo "${SELFTESTS:-$(for_base harness/selftests.list)}"; }
-vmx_list() { echo "${SELFTESTS_VMX:-$(for_base harness/selftests-vmx.list)}"; }
-all_selftests() { selftest_list "$(qemu_list)" "$(vmx_list)" | LC_ALL=C sort -u; }
+# Relative names (SELFTESTS=harness/...) are from the checkout.
+from_top() { case $1 in /*) echo "$1" ;; *) echo "$TOP/$1" ;; esac; }
+qemu_list() { from_top "${SELFTESTS:-$(for_base harness/selftests.list)}"; }
+vmx_list() { from_top "${SELFTESTS_VMX:-$(for_base harness/selftests-vmx.list)}"; }
+all_selftests() {
+	selftest_list "$(qemu_list)" "$(vmx_list)" | LC_ALL=C sort -u | if [ "$SERIES" = none ]; then
+		# The unpatched base has no source for the series' own tests.
+		while read -r t; do
+			case $t in kvm/*) [ -e "$TREE/tools/testing/selftests/$t.c" ] || continue ;;
+			esac
+			echo "$t"
+		done
+	else cat; fi
+}
 
 selftests() {
 	STEP=selftests
