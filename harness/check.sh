@@ -14,7 +14,8 @@ for b in "${boots[@]}"; do
 	check) "$TOP/harness/boot.sh" check check; dirs+=("$LOGS/check") ;;
 	vmx) "$TOP/harness/boot-bochs.sh" vmx check; dirs+=("$LOGS/vmx") ;;
 	kunit) "$TOP/harness/kunit.sh"; dirs+=("$LOGS/kunit-ppc64" "$LOGS/kunit-i386") ;;
-	*) die "unknown boot '$b' (check, vmx, kunit)" ;;
+	kunit-ppc64 | kunit-i386) "$TOP/harness/kunit.sh" "${b#kunit-}"; dirs+=("$LOGS/$b") ;;
+	*) die "unknown boot '$b' (check, vmx, kunit, kunit-ppc64, kunit-i386)" ;;
 	esac
 done
 step "summary ($((SECONDS - t0)) s; per-test results: $LOGS/summary.txt)"

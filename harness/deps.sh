@@ -6,7 +6,8 @@ STEP=deps
 
 PKGS=(build-essential bc flex bison libelf-dev libssl-dev dwarves cpio kmod
       ccache rsync python3 git busybox-static qemu-system-x86 seabios ipxe-qemu
-      bochs bochsbios vgabios isolinux syslinux-common xorriso)
+      bochs bochsbios vgabios isolinux syslinux-common xorriso
+      gcc-powerpc64le-linux-gnu qemu-system-ppc)
 [ -n "$BASE_TREE" ] || [ "${BASE_TARBALL}" != "/usr/src/$BASE_PKG.tar.xz" ] ||
 	PKGS+=("$BASE_PKG=$BASE_VERSION")
 

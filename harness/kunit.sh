@@ -37,7 +37,7 @@ for a in "${arches[@]}"; do
 	ppc64) run ppc64 --arch=powerpc --cross_compile=powerpc64le-linux-gnu- \
 		--make_options="CC=ccache powerpc64le-linux-gnu-gcc" \
 		--kunitconfig="$TOP/harness/kunit/powerpc.kunitconfig" ;;
-	i386) run i386 --arch=i386 --make_options="CC=ccache gcc" \
+	i386) run i386 --arch=i386 --make_options="CC=ccache gcc" --kconfig_add=CONFIG_SMP=y \
 		--kunitconfig=virt/kvm/.kunitconfig \
 		--kunitconfig=arch/x86/kvm/.kunitconfig ;;
 	*) die "unknown KUnit host '$a' (ppc64, i386)" ;;

@@ -431,7 +431,7 @@ kunit_m() {
 		grep -q "^$o=y" "$obj/.config" && bad+=" $o=y"
 	done
 	if ! "${KMAKE[@]}" -C "$SRC" O="$obj" vmlinux >>"$log" 2>&1; then
-		grep -E 'undefined reference|error' "$log" | head -5 | sed 's/^/        /' >&2 || true
+		grep -E 'undefined reference|error:|Error [0-9]' "$log" | head -5 | sed 's/^/        /' >&2 || true
 		bad+=" vmlinux does not link"
 	fi
 	if [ -n "$bad" ]; then

@@ -31,6 +31,9 @@
  *
  * VFIO is reached through symbol_get() only: kvm.ko must load without
  * vfio.ko.
+ *
+ * The bridge's design is Alex Williamson's (2013); this file reworks its
+ * implementation around the single coherency update above.
  */
 
 #include <linux/errno.h>
