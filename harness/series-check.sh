@@ -13,6 +13,8 @@
 #   kunit-m     x86_64 at the tip with KVM=y but KUNIT=m KUNIT_ALL_TESTS=m:
 #               the series' built-in KUnit tests must drop out (they cannot
 #               call into kunit.ko) and vmlinux must link
+#   kunit-i386  the KUnit suites of the bridge and the x86 policy at the tip
+#               on a 32-bit host (harness/kunit.sh i386, under QEMU)
 #   cross       KVM with virt/kvm/vfio.o at the tip for arm64, ppc64le (with
 #               SPAPR_TCE_IOMMU), s390x, and KVM for riscv64 (riscv's KVM, in 6.12 and 7.3,
 #               does not select KVM_VFIO: its VM statistics must have no vfio_*)
@@ -441,11 +443,27 @@ kunit_m() {
 	fi
 }
 
+# ---------------------------------------------------------------- kunit-i386
+# On a 32-bit host a long is not a u64: the bridge's attribute handling and
+# the policy's arithmetic run there too.  The assembled tree is at the tip.
+kunit_i386() {
+	local t0=$SECONDS d=$LOGS/kunit-i386 pass fail
+	wait_idle
+	"$TOP/harness/kunit.sh" i386 >"$SC/kunit-i386.log" 2>&1
+	pass=$(grep -c '^    ok ' "$d/console.log" || true)
+	fail=$(grep -c '^    not ok ' "$d/console.log" || true)
+	if [ -s "$d/problems.txt" ] || [ "$fail" != 0 ] || [ "$pass" = 0 ]; then
+		result kunit-i386 FAIL "$pass cases passed, $fail failed (log: $d/console.log)" $((SECONDS - t0))
+	else
+		result kunit-i386 OK "$pass cases passed on i386" $((SECONDS - t0))
+	fi
+}
+
 # ------------------------------------------------------------------------ summary
 summary() {
 	local s st what secs n_ok n_fail
 	step "series-check summary ($(git_ rev-list --count base..series) commits on $BASE_PKG $BASE_VERSION)"
-	for s in checkpatch build sparse kernel-doc docs kunit-m cross; do
+	for s in checkpatch build sparse kernel-doc docs kunit-m kunit-i386 cross; do
 		grep -q "^$s|" "$RESULTS" || continue
 		echo "  $s:"
 		while IFS='|' read -r _ st what secs; do
@@ -485,7 +503,7 @@ cover() {
 }
 
 T0=$SECONDS
-ALL=(checkpatch build sparse kerneldoc docs kunit-m cross)
+ALL=(checkpatch build sparse kerneldoc docs kunit-m kunit-i386 cross)
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${ALL[@]}")
 want_sparse=0 want_build=0
@@ -493,7 +511,7 @@ for s in "${steps[@]}"; do
 	case "$s" in
 	sparse) want_sparse=1 ;;
 	build) want_build=1 ;;
-	checkpatch | kerneldoc | docs | kunit-m | cross) ;;
+	checkpatch | kerneldoc | docs | kunit-m | kunit-i386 | cross) ;;
 	*) die "unknown step '$s'" "steps: ${ALL[*]}" ;;
 	esac
 done
@@ -505,6 +523,7 @@ for s in "${steps[@]}"; do
 	kerneldoc) step "kernel-doc"; kerneldoc ;;
 	docs) step "Sphinx"; docs ;;
 	kunit-m) step "KUnit tests with KUNIT=m"; kunit_m ;;
+	kunit-i386) step "KUnit on i386"; kunit_i386 ;;
 	cross) step "cross builds at the tip"; cross ;;
 	esac
 done
