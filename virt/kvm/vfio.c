@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * Copyright (C) 2013 Red Hat, Inc.  All rights reserved.
+ *     Author: Alex Williamson <alex.williamson@redhat.com>
+ *
  * The KVM-VFIO bridge: a pseudo device (KVM_DEV_TYPE_VFIO) through which
  * userspace tells KVM which VFIO files, groups or device cdevs, belong to a
  * VM.  For each file it is given, the bridge:
@@ -15,9 +18,10 @@
  * architecture as having non-coherent DMA exactly while at least one of the
  * bridge's files is non-coherent: kvm_vfio.noncoherent records that the
  * bridge holds the VM's registration, so it adds at most one to the arch
- * count, whatever the number of non-coherent files.  Every add and delete
- * asks VFIO again about every file, as a group's answer changes when
- * devices join it.  Release does not ask: it runs under kvm->lock, under
+ * count, whatever the number of non-coherent files.  Every add and every
+ * delete that removes a file asks VFIO again about every file, as a
+ * group's answer changes when devices join it; a call that fails changes
+ * nothing.  Release does not ask: it runs under kvm->lock, under
  * which no VFIO mutex may be taken, and drops the registration outright.
  *
  * Lock order:
@@ -298,11 +302,12 @@ static int __kvm_vfio_del(struct kvm_device *dev, struct file *file)
 	guard(mutex)(&bridge->lock);
 
 	entry = kvm_vfio_find(bridge, file);
-	if (entry)
-		kvm_vfio_drop(dev, entry, "del");
-	/* Asked also when @file was not found, as every delete always was. */
+	if (!entry)
+		return -ENOENT;
+
+	kvm_vfio_drop(dev, entry, "del");
 	kvm_vfio_recount(dev);
-	return entry ? 0 : -ENOENT;
+	return 0;
 }
 
 static int kvm_vfio_del_fd(struct kvm_device *dev, int fd)

@@ -5,9 +5,10 @@
  * Which memslot changes KVM accepts with the flag and which it rejects
  * (leaving everything as it was), the statistics of flagged memslots,
  * the write-back of every page mapped into a flagged memslot and leaving
- * it (VMX with EPT: SVM accepts the flag with no effect), also when a huge
- * page is rebuilt in place after dirty logging, and that a flag change zaps
- * only the memslot whose flag changed.
+ * it (VMX with EPT: SVM changes no memory type for the flag), also when a
+ * huge page is rebuilt in place after dirty logging, that a flag change
+ * zaps only the memslot whose flag changed, and that guest WBINVD flushes
+ * while a memslot is flagged (SVM and VMX).
  *
  * KVM_VFIO_NONCOHERENT_GROUP0, a VFIO group without enforced coherency,
  * is used to compare a flag change with a whole-VM non-coherent DMA edge;
