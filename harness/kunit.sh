@@ -25,7 +25,9 @@ run() { # name, then kunit.py arguments
 		--raw_output=kunit "$@") >"$dir/console.log" 2>"$dir/kunit.log"
 	rc=$?
 	echo $((SECONDS - t0)) >"$dir/seconds"
-	[ $rc = 0 ] || grep -q '^    \(not \)\?ok ' "$dir/console.log" ||
+	# No case at all is a failure too: a suite that was not built must not
+	# pass silently.
+	grep -q '^    \(not \)\?ok ' "$dir/console.log" ||
 		echo "kunit.py $name: exit $rc, no KUnit result (log: $dir/kunit.log)" >"$dir/problems.txt"
 	info "$(grep -c '^    ok ' "$dir/console.log") cases passed, $(grep -c '^    not ok ' "$dir/console.log") failed ($((SECONDS - t0)) s)"
 }
