@@ -47,7 +47,7 @@ git_() { git -C "$TREE" "$@"; }
 src_() { git -C "$SRC" "$@"; }
 git_ rev-parse -q --verify refs/heads/series >/dev/null 2>&1 ||
 	die "no assembled tree in $TREE" "run: make tree"
-BASE=$(git_ rev-parse base)
+BASE_COMMIT=$(git_ rev-parse base)
 TIP=$(git_ rev-parse series)
 COMMITS=$(git_ rev-list --reverse base..series)
 
@@ -83,7 +83,7 @@ checkout() {
 subject() { git_ log -1 --format=%s "$1"; }
 label() { # "NN subject" of a commit; 00 is the base
 	local i=0 c
-	[ "$1" = "$BASE" ] && { echo "00 base"; return; }
+	[ "$1" = "$BASE_COMMIT" ] && { echo "00 base"; return; }
 	for c in $COMMITS; do
 		i=$((i + 1))
 		[ "$c" = "$1" ] && { printf '%02d %s\n' $i "$(subject "$1")"; return; }
@@ -233,7 +233,7 @@ sparse_run() { # output file
 
 sparse_base() {
 	local t0=$SECONDS key out
-	key=$(printf '%s %s %s' "$BASE" "$(sparse --version 2>&1)" "$(md5sum <"$XOBJ/.config")" |
+	key=$(printf '%s %s %s' "$BASE_COMMIT" "$(sparse --version 2>&1)" "$(md5sum <"$XOBJ/.config")" |
 	      md5sum | cut -c1-12)
 	out=$SC/sparse-base-$key.txt
 	if [ ! -f "$out" ]; then
@@ -265,7 +265,7 @@ sparse_tip() {
 # Every commit, or with "sparse" alone only the base and the tip.
 build_all() { # all|ends
 	local c
-	x86_build "$BASE"
+	x86_build "$BASE_COMMIT"
 	[ "$want_sparse" = 0 ] || sparse_base
 	if [ "$1" = all ]; then
 		for c in $COMMITS; do x86_build "$c"; done
@@ -311,10 +311,10 @@ docs() {
 	DOCDIRS=$(git_ diff --name-only base..series -- 'Documentation/*.rst' |
 		  awk -F/ '{ d = $2; if (NF > 3) d = d "/" $3; print d }' | sort -u | paste -sd' ')
 	[ -n "$DOCDIRS" ] || { result docs OK "no .rst file touched" 0; return; }
-	key=$(printf '%s %s %s' "$BASE" "$DOCDIRS" "$(sphinx-build --version 2>&1)" | md5sum | cut -c1-12)
+	key=$(printf '%s %s %s' "$BASE_COMMIT" "$DOCDIRS" "$(sphinx-build --version 2>&1)" | md5sum | cut -c1-12)
 	base=$SC/docs-base-$key.txt
 	if [ ! -f "$base" ]; then
-		checkout "$BASE"
+		checkout "$BASE_COMMIT"
 		info "htmldocs SPHINXDIRS=\"$DOCDIRS\" on the base"
 		docs_run base "$base.tmp" || { result docs FAIL "base: htmldocs failed (log: $SC/docs-base.log)" $((SECONDS - t0)); return; }
 		mv "$base.tmp" "$base"
