@@ -33,12 +33,16 @@ static void kvm_noncoherent_count_changed(struct kvm *kvm, int old_count,
 	bool quirk = kvm_check_has_quirk(kvm, KVM_X86_QUIRK_IGNORE_GUEST_PAT);
 	bool zap = kvm_noncoherent_count_zaps(old_count, new_count, quirk);
 
-	/* Updated under the KVM-VFIO device's lock: no concurrent writer. */
+	/*
+	 * The KVM-VFIO device's lock serialises the writers of the first
+	 * two; guest_pat_zaps is also bumped by a quirk change, which does
+	 * not take that lock.
+	 */
 	kvm->stat.noncoherent_dma = new_count;
 	if (!old_count != !new_count)
 		kvm->stat.noncoherent_dma_edges++;
 	if (zap)
-		kvm->stat.guest_pat_zaps++;
+		atomic64_inc(&kvm->stat.guest_pat_zaps);
 	trace_kvm_noncoherent_dma(new_count > old_count, new_count, zap);
 
 	if (zap)
@@ -84,7 +88,7 @@ void kvm_noncoherent_quirks_disabled(struct kvm *kvm, u64 old_disabled)
 	trace_kvm_guest_pat_quirk(zap);
 	if (!zap)
 		return;
-	kvm->stat.guest_pat_zaps++;
+	atomic64_inc(&kvm->stat.guest_pat_zaps);
 	kvm_zap_gfn_range(kvm, gpa_to_gfn(0), gpa_to_gfn(~0ULL));
 }
 
