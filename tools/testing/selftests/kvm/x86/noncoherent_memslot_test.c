@@ -312,6 +312,44 @@ out:
 	kvm_vm_free(vm);
 }
 
+/*
+ * Deleting a memslot that has nothing to do with a flagged one must not
+ * cost write-backs of the flagged memory: its pages stay where they are,
+ * with the same memory type, whatever KVM zaps on the way
+ * (KVM_X86_QUIRK_SLOT_ZAP_ALL, on by default, zaps every SPTE).
+ */
+TEST(unrelated_memslot_delete_writes_nothing_back)
+{
+	const uint64_t mib = env_mib("NC_FIRST_TOUCH_MIB", 8);
+	const uint64_t npages = (mib << 20) / PAGE_SIZE;
+	struct timespec t0, t1;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t wb;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	if (!writes_back())
+		SKIP(return, "no write-backs here: Intel EPT with the TDP MMU only");
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages + 16), guest_code);
+	add_slot(vm, SLOT_A, GPA_A, npages, NC);
+	add_slot(vm, SLOT_B, GPA_B, 16, 0);
+	touch(vcpu, GPA_A, npages);
+	touch(vcpu, GPA_B, 16);
+	wb = stat(vm, "noncoherent_writebacks");
+	ASSERT_EQ(wb, npages);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	vm_mem_region_delete(vm, SLOT_B);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	touch(vcpu, GPA_A, npages);
+	ksft_print_msg("%lu MiB flagged: deleting a 16-page memslot took %.3f s, then %lu pages written back\n",
+		       mib, t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+		       stat(vm, "noncoherent_writebacks") - wb);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb);
+	kvm_vm_free(vm);
+}
+
 static uint64_t faults(struct kvm_vcpu *vcpu)
 {
 	return vcpu_get_stat(vcpu, pf_fixed);
