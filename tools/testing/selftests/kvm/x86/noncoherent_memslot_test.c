@@ -12,7 +12,9 @@
  *
  * KVM_VFIO_NONCOHERENT_GROUP0, a VFIO group without enforced coherency,
  * is used to compare a flag change with a whole-VM non-coherent DMA edge;
- * without it that comparison is skipped.
+ * without it that comparison is skipped.  A "memmap=<n>M$<address>" on the
+ * kernel command line reserves RAM that the direct map leaves out: it is
+ * mapped from /dev/mem into a flagged memslot (skipped without it).
  *
  * Sizes, small by default so that the test stays quick under emulation:
  *   NC_FIRST_TOUCH_MIB  memslots whose first touch is timed (default 8)
@@ -27,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <linux/kvm.h>
 
@@ -348,6 +351,73 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 		       stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb);
 	kvm_vm_free(vm);
+}
+
+/* The first "memmap=<n>M$<address>" of the kernel command line. */
+static bool reserved_ram(uint64_t *pa, uint64_t *size)
+{
+	char cmdline[4096], *p;
+	unsigned long long mib, addr;
+	ssize_t len;
+	int fd;
+
+	fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0)
+		return false;
+	len = read(fd, cmdline, sizeof(cmdline) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	cmdline[len] = 0;
+	for (p = strstr(cmdline, "memmap="); p; p = strstr(p + 1, "memmap="))
+		if (sscanf(p, "memmap=%lluM$%llx", &mib, &addr) == 2) {
+			*pa = addr;
+			*size = mib << 20;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * RAM reserved at boot has struct pages but no direct-map address.  Mapped
+ * write-back from /dev/mem into a flagged memslot, it is not host MMIO to
+ * KVM, so its SPTEs get the flag; KVM must not flush it through a kernel
+ * address that does not exist (a page fault under mmu_lock), and must
+ * count no write-back for it.
+ */
+TEST(reserved_ram_outside_the_direct_map)
+{
+	uint64_t pa, size, npages;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t *hva;
+	int fd;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	if (!reserved_ram(&pa, &size))
+		SKIP(return, "no memmap=<n>M$<address> on the kernel command line");
+	fd = open("/dev/mem", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "/dev/mem: %s", strerror(errno));
+	hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, pa);
+	ASSERT_NE(hva, MAP_FAILED) TH_LOG("mmap of /dev/mem at %#lx: %s", pa, strerror(errno));
+	npages = size / PAGE_SIZE;
+
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages), guest_code);
+	vm_set_user_memory_region(vm, SLOT_A, NC, GPA_A, size, hva);
+	virt_map(vm, GPA_A, GPA_A, npages);
+	touch(vcpu, GPA_A, npages);
+	/* The guest wrote i into page i. */
+	ASSERT_EQ(READ_ONCE(hva[(npages - 1) * PAGE_SIZE / sizeof(*hva)]), npages - 1);
+	ksft_print_msg("%lu MiB of reserved RAM at %#lx in a flagged memslot: %lu pages written back\n",
+		       size >> 20, pa, stat(vm, "noncoherent_writebacks"));
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 0);
+	vm_set_user_memory_region(vm, SLOT_A, 0, 0, 0, NULL);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 0);
+	kvm_vm_free(vm);
+	munmap(hva, size);
+	close(fd);
 }
 
 static uint64_t faults(struct kvm_vcpu *vcpu)
