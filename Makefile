@@ -17,7 +17,9 @@ H := harness
 export BASE SERIES SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
 # Exported even when unset (then as ""): the Bochs boot's default arguments
 # are set here so that an unset variable does not clear them.
-BOCHS_KERNEL_ARGS ?= kmemleak=off noxsave
+# memmap= reserves 4 MiB of RAM outside the direct map for
+# noncoherent_memslot_test's /dev/mem case.
+BOCHS_KERNEL_ARGS ?= kmemleak=off noxsave memmap=4M$$0x40000000
 export BOCHS_STALL BOCHS_KERNEL_ARGS
 
 .PHONY: all demo check check-vmx shell deps tree kernel payload clean

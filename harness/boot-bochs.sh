@@ -19,8 +19,9 @@ BOCHS_STALL=${BOCHS_STALL:-600}
 INITRD=$OUT/initramfs-vmx.cpio.gz
 # kmemleak doubles the boot under Bochs and there made RCU warn of a stalled
 # grace period (README.md); the QEMU boot scans for leaks.  KASAN and lockdep
-# stay on.
-BOCHS_KERNEL_ARGS=${BOCHS_KERNEL_ARGS-kmemleak=off noxsave}
+# stay on.  memmap= reserves RAM outside the direct map for
+# noncoherent_memslot_test's /dev/mem case.
+BOCHS_KERNEL_ARGS=${BOCHS_KERNEL_ARGS-kmemleak=off noxsave memmap=4M\$0x40000000}
 for f in "$OBJ/arch/x86/boot/bzImage" "$INITRD"; do
 	[ -f "$f" ] || die "$f is missing (make kernel; harness/build.sh initramfs-vmx)"
 done
