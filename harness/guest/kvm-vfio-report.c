@@ -349,14 +349,20 @@ static void memslot_step(void)
 	uint8_t *mem;
 	int r, i;
 
-	if (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMSLOT_NON_COHERENT_DMA) <= 0) {
-		note(end_step(name, tag), "skipped: no KVM_CAP_MEMSLOT_NON_COHERENT_DMA");
-		return;
-	}
 	mem = mmap(NULL, NC_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap");
 	r = set_memslot(NC_SLOT, NC_GPA, NC_SIZE, mem, KVM_MEM_NON_COHERENT_DMA);
+	/* Where the flag would change nothing (AMD, shadow paging) KVM refuses it. */
+	if (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMSLOT_NON_COHERENT_DMA) <= 0) {
+		if (r == -EINVAL)
+			note(end_step("memslot flag refused", tag),
+			     "KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 for this VM (no EPT with the TDP MMU): EINVAL");
+		else
+			note(end_step(name, tag), "FAILED: capability 0 but the flag gave %s",
+			     r ? strerror(-r) : "success");
+		return;
+	}
 	if (r)
 		snprintf(why, sizeof(why), "FAILED: KVM_SET_USER_MEMORY_REGION2: %s", strerror(-r));
 	else

@@ -2,8 +2,8 @@
 /*
  * KUnit tests of the x86 non-coherent DMA policy's decisions
  * (noncoherent.h): the memory type of a guest mapping for every input,
- * which changes of the non-coherent DMA count zap SPTEs, and the range a
- * memslot change zaps.
+ * which changes of the non-coherent DMA count zap SPTEs, the range a
+ * memslot change zaps, and where memslots may be flagged.
  */
 #include <kunit/test.h>
 
@@ -155,10 +155,37 @@ static void memslot_change_zaps_its_range(struct kunit *test)
 	}
 }
 
+/*
+ * Flagged memslots only where the flag takes effect: EPT memory types set by
+ * the TDP MMU, on a self-snooping CPU, in a VM of the default type.  Every
+ * other combination (shadow paging, NPT, no self-snoop, every other VM
+ * type, and a type unknown today) refuses the flag.
+ */
+static void memslots_supported_every_input(struct kunit *test)
+{
+	unsigned long vm_type;
+	int bits;
+
+	for (vm_type = KVM_X86_DEFAULT_VM; vm_type <= KVM_X86_SNP_VM + 2;
+	     vm_type++) {
+		for (bits = 0; bits < 8; bits++) {
+			bool tdp_mmu = bits & 1, ept = bits & 2, ss = bits & 4;
+			bool ok = kvm_noncoherent_memslots_supported(tdp_mmu, ept,
+								     ss, vm_type);
+
+			KUNIT_EXPECT_EQ_MSG(test, ok,
+					    bits == 7 && vm_type == KVM_X86_DEFAULT_VM,
+					    "tdp_mmu %d, EPT memory types %d, self-snoop %d, VM type %lu",
+					    tdp_mmu, ept, ss, vm_type);
+		}
+	}
+}
+
 static struct kunit_case noncoherent_test_cases[] = {
 	KUNIT_CASE_PARAM(memtype_every_input, memtype_gen_params),
 	KUNIT_CASE_PARAM(count_change_zaps, zap_gen_params),
 	KUNIT_CASE_PARAM(memslot_change_zaps_its_range, memslot_gen_params),
+	KUNIT_CASE(memslots_supported_every_input),
 	{}
 };
 

@@ -5,10 +5,12 @@
  * Which memslot changes KVM accepts with the flag and which it rejects
  * (leaving everything as it was), the statistics of flagged memslots,
  * the write-back of every page mapped into a flagged memslot and leaving
- * it (VMX with EPT: SVM changes no memory type for the flag), also when a
- * huge page is rebuilt in place after dirty logging, that a flag change
- * zaps only the memslot whose flag changed, and that guest WBINVD flushes
- * while a memslot is flagged (SVM and VMX).
+ * it, also when a huge page is rebuilt in place after dirty logging, that a
+ * flag change zaps only the memslot whose flag changed, and that guest
+ * WBINVD flushes while a memslot is flagged.  KVM offers the flag only where
+ * it takes effect (VMX with EPT and the TDP MMU, on a self-snooping CPU);
+ * elsewhere the capability reads 0, the flag fails with EINVAL, and every
+ * other case skips.
  *
  * KVM_VFIO_NONCOHERENT_GROUP0, a VFIO group without enforced coherency,
  * is used to compare a flag change with a whole-VM non-coherent DMA edge;
@@ -78,15 +80,6 @@ static uint64_t stat(struct kvm_vm *vm, const char *name)
 	kvm_get_stat(&vm->stats, name, &value, 1);
 	TEST_ASSERT(value != ~0ull, "VM statistic %s is missing", name);
 	return value;
-}
-
-/*
- * Where the flag changes memory types, KVM writes pages back: on Intel with
- * EPT, in the mappings of the TDP MMU.
- */
-static bool writes_back(void)
-{
-	return host_cpu_is_intel && kvm_is_tdp_enabled() && get_kvm_param_bool("tdp_mmu");
 }
 
 static void add_slot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
@@ -200,6 +193,85 @@ TEST(wbinvd_flushes_while_a_memslot_is_flagged)
 	kvm_vm_free(vm);
 }
 
+/* The CPU snoops its own caches, as the host kernel sees it (clearcpuid=). */
+static bool host_self_snoop(void)
+{
+	char line[4096];
+	bool ss = false;
+	FILE *f;
+
+	f = fopen("/proc/cpuinfo", "r");
+	TEST_ASSERT(f, "/proc/cpuinfo: %s", strerror(errno));
+	while (!ss && fgets(line, sizeof(line), f))
+		ss = !strncmp(line, "flags", 5) && strstr(line, " ss ");
+	fclose(f);
+	return ss;
+}
+
+/*
+ * The documented rule: the flag is offered, for a VM of the default type,
+ * on Intel with EPT and the TDP MMU, on a self-snooping CPU.
+ */
+static bool flag_offered(void)
+{
+	bool intel = host_cpu_is_intel, tdp = kvm_is_tdp_enabled();
+	bool tdp_mmu = get_kvm_param_bool("tdp_mmu"), ss = host_self_snoop();
+
+	ksft_print_msg("Intel %d, EPT/NPT %d, tdp_mmu %d, self-snoop %d: flag %s\n",
+		       intel, tdp, tdp_mmu, ss,
+		       intel && tdp && tdp_mmu && ss ? "offered" : "refused");
+	return intel && tdp && tdp_mmu && ss;
+}
+
+/*
+ * KVM_CAP_MEMSLOT_NON_COHERENT_DMA says, per VM, whether the flag takes
+ * effect, and where it does not the flag fails with EINVAL and leaves no
+ * memslot behind.  Run with kvm_intel.ept=0 and kvm.tdp_mmu=0 too.
+ */
+TEST(capability_matches_where_the_flag_works)
+{
+	const uint64_t size = 16 * PAGE_SIZE;
+	bool offered = flag_offered();
+	struct kvm_vm *vm;
+	void *hva;
+	int r;
+
+	ASSERT_EQ(kvm_check_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA), offered);
+	vm = vm_create_barebones();
+	ASSERT_EQ(vm_check_cap(vm, KVM_CAP_MEMSLOT_NON_COHERENT_DMA), offered);
+	hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(hva, MAP_FAILED);
+
+	r = __vm_set_user_memory_region(vm, SLOT_A, NC, GPA_A, size, hva);
+	if (offered) {
+		ASSERT_EQ(r, 0);
+		ASSERT_EQ(stat(vm, "noncoherent_memslots"), 1);
+	} else {
+		ASSERT_TRUE(r == -1 && errno == EINVAL);
+		r = __vm_set_user_memory_region2(vm, SLOT_A, NC, GPA_A, size, hva, 0, 0);
+		ASSERT_TRUE(r == -1 && errno == EINVAL);
+		ASSERT_EQ(stat(vm, "noncoherent_memslots"), 0);
+		/* Nothing was created: the same memslot without the flag is new. */
+		ASSERT_EQ(__vm_set_user_memory_region(vm, SLOT_A, 0, GPA_A, size, hva), 0);
+		/* And the flag cannot be set on it afterwards either. */
+		r = __vm_set_user_memory_region(vm, SLOT_A, NC, GPA_A, size, hva);
+		ASSERT_TRUE(r == -1 && errno == EINVAL);
+	}
+	kvm_vm_free(vm);
+
+	/* Other VM types never take the flag (they may have private memory). */
+	if (kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)) {
+		vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+		ASSERT_EQ(vm_check_cap(vm, KVM_CAP_MEMSLOT_NON_COHERENT_DMA), 0);
+		r = __vm_set_user_memory_region(vm, SLOT_A, NC, GPA_A, size, hva);
+		ASSERT_TRUE(r == -1 && errno == EINVAL);
+		kvm_vm_free(vm);
+	} else {
+		ksft_print_msg("no KVM_X86_SW_PROTECTED_VM: other VM types not tried\n");
+	}
+	munmap(hva, size);
+}
+
 TEST(invalid_changes_change_nothing)
 {
 	struct kvm_vcpu *vcpu;
@@ -230,7 +302,7 @@ TEST(invalid_changes_change_nothing)
 	ASSERT_EQ(stat(vm, "noncoherent_memslot_pages"), 16);
 	/* The memslot still works and is still flagged. */
 	touch(vcpu, GPA_A, 16);
-	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), writes_back() ? 16 : 0);
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 16);
 	kvm_vm_free(vm);
 }
 
@@ -243,7 +315,7 @@ TEST(writebacks_for_flagged_pages_only)
 {
 	const uint64_t mib = env_mib("NC_FIRST_TOUCH_MIB", 8);
 	const uint64_t npages = (mib << 20) / PAGE_SIZE;
-	uint64_t expected = writes_back() ? npages : 0;
+	uint64_t expected = npages;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	double t_normal, t_flagged;
@@ -291,8 +363,6 @@ TEST(huge_page_recovery_writes_back)
 
 	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
 		SKIP(return, NO_FLAG_SUPPORT);
-	if (!writes_back())
-		SKIP(return, "no write-backs here: Intel EPT with the TDP MMU only");
 	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages), guest_code);
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS_THP, GPA_A, SLOT_A,
 				    npages, NC | KVM_MEM_LOG_DIRTY_PAGES);
@@ -332,8 +402,6 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 
 	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
 		SKIP(return, NO_FLAG_SUPPORT);
-	if (!writes_back())
-		SKIP(return, "no write-backs here: Intel EPT with the TDP MMU only");
 	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages + 16), guest_code);
 	add_slot(vm, SLOT_A, GPA_A, npages, NC);
 	add_slot(vm, SLOT_B, GPA_B, 16, 0);
@@ -454,7 +522,7 @@ TEST(flag_change_zaps_only_that_memslot)
 	wb = stat(vm, "noncoherent_writebacks");
 	vm_mem_region_set_flags(vm, SLOT_A, 0);
 	/* The flagged pages leave: written back where they were mapped so. */
-	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb + (writes_back() ? npages_a : 0));
+	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb + npages_a);
 
 	before = faults(vcpu);
 	touch(vcpu, GPA_A, npages_a);
