@@ -9,8 +9,8 @@
 #                 htmldocs, cross builds (see harness/series-check.sh)
 #   make clean    remove build/ (ccache stays in ~/.cache/ccache)
 # Variables: BASE=7.3 (default, mainline) or BASE=6.12 (the LTS backport),
-#            BOOTS="check vmx kunit-ppc64" (the boots of make check; also
-#            kunit-i386, or kunit for both KUnit hosts), BUILD=dir, JOBS=n,
+#            BOOTS="check vmx vmx-ept0 vmx-tdpmmu0 kunit-ppc64" (the boots of
+#            make check; also kunit-i386, or kunit for both KUnit hosts), BUILD=dir, JOBS=n,
 #            DEBUG_CONFIG=none, BOOT_TIMEOUT=s, BOCHS_STALL=s,
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
 H := harness
