@@ -391,22 +391,32 @@ out:
  * with the same memory type, whatever KVM zaps on the way
  * (KVM_X86_QUIRK_SLOT_ZAP_ALL, on by default, zaps every SPTE).
  */
+/*
+ * Deleting a memslot other than the flagged one: with
+ * KVM_X86_QUIRK_SLOT_ZAP_ALL (on by default) KVM still zaps every other
+ * mapping, but not the flagged memslot's, so none of its pages is written
+ * back or faulted in again.
+ */
 TEST(unrelated_memslot_delete_writes_nothing_back)
 {
 	const uint64_t mib = env_mib("NC_FIRST_TOUCH_MIB", 8);
 	const uint64_t npages = (mib << 20) / PAGE_SIZE;
+	const uint64_t gpa_c = GPA_B + (1ull << 30);
 	struct timespec t0, t1;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	uint64_t wb;
+	uint64_t wb, pf;
 
 	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
 		SKIP(return, NO_FLAG_SUPPORT);
-	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages + 16), guest_code);
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages + 32), guest_code);
+	ASSERT_TRUE(vm_check_cap(vm, KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_SLOT_ZAP_ALL);
 	add_slot(vm, SLOT_A, GPA_A, npages, NC);
 	add_slot(vm, SLOT_B, GPA_B, 16, 0);
+	add_slot(vm, SLOT_B + 1, gpa_c, 16, 0);
 	touch(vcpu, GPA_A, npages);
 	touch(vcpu, GPA_B, 16);
+	touch(vcpu, gpa_c, 16);
 	wb = stat(vm, "noncoherent_writebacks");
 	ASSERT_EQ(wb, npages);
 
@@ -417,7 +427,15 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 	ksft_print_msg("%lu MiB flagged: deleting a 16-page memslot took %.3f s, then %lu pages written back\n",
 		       mib, t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9,
 		       stat(vm, "noncoherent_writebacks") - wb);
+	/* A zapped flagged page would be written back as it left and came back. */
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb);
+	/*
+	 * The quirk's zap still reached the other unflagged memslot: its 16
+	 * pages fault again (besides guest page tables in memslot 0).
+	 */
+	pf = faults(vcpu);
+	touch(vcpu, gpa_c, 16);
+	ASSERT_GE(faults(vcpu), pf + 16);
 	kvm_vm_free(vm);
 }
 
