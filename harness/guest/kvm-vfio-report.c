@@ -361,6 +361,7 @@ static void memslot_step(void)
 		else
 			note(end_step(name, tag), "FAILED: capability 0 but the flag gave %s",
 			     r ? strerror(-r) : "success");
+		munmap(mem, NC_SIZE);
 		return;
 	}
 	if (r)
