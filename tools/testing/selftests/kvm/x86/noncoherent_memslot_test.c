@@ -24,6 +24,7 @@
  *                       of which a 2 MiB memslot has its flag changed
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -439,7 +440,7 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 	/* The quirk in effect: all of memslot A leaves and comes back. */
 	t = delete_slot(vm, SLOT_B);
 	touch(vcpu, GPA_A, npages);
-	ksft_print_msg("%lu MiB flagged, quirk in effect: deleting a 16-page memslot took %.3f s, %lu pages written back\n",
+	ksft_print_msg("%lu MiB flagged, quirk in effect: deletion %.3f s, %lu pages written back\n",
 		       mib, t, stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb + 2 * npages);
 
@@ -448,7 +449,7 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 	wb = stat(vm, "noncoherent_writebacks");
 	t = delete_slot(vm, SLOT_B + 1);
 	touch(vcpu, GPA_A, npages);
-	ksft_print_msg("%lu MiB flagged, quirk disabled: deleting a 16-page memslot took %.3f s, %lu pages written back\n",
+	ksft_print_msg("%lu MiB flagged, quirk disabled: deletion %.3f s, %lu pages written back\n",
 		       mib, t, stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb);
 	kvm_vm_free(vm);
@@ -457,17 +458,12 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 /* A number with the kernel's K/M/G suffixes (memparse()). */
 static uint64_t mem_value(const char *p, char **end)
 {
+	static const char units[] = "KMG";
 	uint64_t v = strtoull(p, end, 0);
+	const char *unit = **end ? strchr(units, toupper(**end)) : NULL;
 
-	switch (**end) {
-	case 'G': case 'g':
-		v <<= 10;
-		/* fallthrough */
-	case 'M': case 'm':
-		v <<= 10;
-		/* fallthrough */
-	case 'K': case 'k':
-		v <<= 10;
+	if (unit) {
+		v <<= 10 * (unit - units + 1);
 		(*end)++;
 	}
 	return v;
@@ -550,7 +546,7 @@ TEST(reserved_ram_outside_the_direct_map)
 	}
 	/* The guest wrote i into page i. */
 	ASSERT_EQ(READ_ONCE(hva[(npages - 1) * PAGE_SIZE / sizeof(*hva)]), npages - 1);
-	ksft_print_msg("%lu MiB of reserved RAM at %#lx in a flagged memslot: %lu pages written back\n",
+	ksft_print_msg("%lu MiB of reserved RAM at %#lx, flagged: %lu pages written back\n",
 		       size >> 20, pa, stat(vm, "noncoherent_writebacks"));
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), 0);
 	vm_set_user_memory_region(vm, SLOT_A, 0, 0, 0, NULL);
