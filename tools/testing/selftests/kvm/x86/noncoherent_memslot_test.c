@@ -440,7 +440,7 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 	/* The quirk in effect: all of memslot A leaves and comes back. */
 	t = delete_slot(vm, SLOT_B);
 	touch(vcpu, GPA_A, npages);
-	ksft_print_msg("%lu MiB flagged, quirk in effect: deletion %.3f s, %lu pages written back\n",
+	ksft_print_msg("%lu MiB flagged, quirk on: deletion %.3f s, %lu pages written back\n",
 		       mib, t, stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb + 2 * npages);
 
@@ -449,7 +449,7 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 	wb = stat(vm, "noncoherent_writebacks");
 	t = delete_slot(vm, SLOT_B + 1);
 	touch(vcpu, GPA_A, npages);
-	ksft_print_msg("%lu MiB flagged, quirk disabled: deletion %.3f s, %lu pages written back\n",
+	ksft_print_msg("%lu MiB flagged, quirk off: deletion %.3f s, %lu pages written back\n",
 		       mib, t, stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb);
 	kvm_vm_free(vm);
