@@ -70,7 +70,7 @@ static void guest_code(void)
 	}
 }
 
-#define NO_FLAG_SUPPORT	"KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0: no EPT with the TDP MMU here"
+#define NO_FLAG_SUPPORT	"KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0: the flag has no effect here"
 #define SPTE_EVENT_ENABLE \
 	"/sys/kernel/tracing/events/kvmmmu/kvm_tdp_mmu_spte_changed/enable"
 
