@@ -5,7 +5,9 @@
  * Which memslot changes KVM accepts with the flag and which it rejects
  * (leaving everything as it was), the statistics of flagged memslots,
  * the write-back of every page mapped into a flagged memslot and leaving
- * it, also when a huge page is rebuilt in place after dirty logging, that a
+ * it (the latter only after the remote TLB flush that takes the page from
+ * the guest), also when a huge page is rebuilt in place after dirty
+ * logging, that a
  * flag change zaps only the memslot whose flag changed, and that guest
  * WBINVD flushes while a memslot is flagged.  KVM offers the flag only where
  * it takes effect (VMX with EPT and the TDP MMU, on a self-snooping CPU);
@@ -453,6 +455,119 @@ TEST(unrelated_memslot_delete_writes_nothing_back)
 	ksft_print_msg("%lu MiB flagged, quirk off: deletion %.3f s, %lu pages written back\n",
 		       mib, t, stat(vm, "noncoherent_writebacks") - wb);
 	ASSERT_EQ(stat(vm, "noncoherent_writebacks"), wb);
+	kvm_vm_free(vm);
+}
+
+/* KVM's software bit in the SPTE of a flagged mapping. */
+#define SPTE_NONCOHERENT_DMA	BIT_ULL(59)
+
+/*
+ * Replay a trace of SPTE changes, remote TLB flushes and write-backs of
+ * [@gfn0, +@npages): count the pages written back as they left a flagged
+ * mapping, and among them those written back before a remote TLB flush
+ * followed the SPTE change (a vCPU could still store to them then).
+ */
+static void leaving_writebacks(const char *text, uint64_t gfn0, uint64_t npages,
+			       uint64_t *written, uint64_t *early)
+{
+	enum { MAPPED, LEFT, FLUSHED } *state = calloc(npages, sizeof(*state));
+	char *copy = strdup(text), *line, *next, *p;
+	uint64_t g, gfn, pfn, pages;
+	struct spte_change c;
+
+	TEST_ASSERT(state && copy, "out of memory");
+	*written = *early = 0;
+	for (line = copy; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (spte_trace_parse(line, &c)) {
+			bool left = !spte_present(c.new_spte) ||
+				    (spte_is_leaf(c.new_spte, c.level) &&
+				     !(c.new_spte & SPTE_NONCOHERENT_DMA));
+
+			if (c.as_id || !spte_is_leaf(c.old_spte, c.level) ||
+			    !(c.old_spte & SPTE_NONCOHERENT_DMA) || !left)
+				continue;
+			for (g = c.gfn; g < c.gfn + spte_level_pages(c.level); g++)
+				if (g >= gfn0 && g < gfn0 + npages)
+					state[g - gfn0] = LEFT;
+		} else if (strstr(line, ": kvm_flush_remote_tlbs")) {
+			for (g = 0; g < npages; g++)
+				if (state[g] == LEFT)
+					state[g] = FLUSHED;
+		} else if ((p = strstr(line, "kvm_noncoherent_writeback: ")) &&
+			   strstr(p, "leaving")) {
+			TEST_ASSERT(sscanf(p, "kvm_noncoherent_writeback: gfn %lx pfn %lx: %lu",
+					   &gfn, &pfn, &pages) == 3,
+				    "unexpected write-back line: %s", line);
+			for (g = gfn; g < gfn + pages; g++) {
+				if (g < gfn0 || g >= gfn0 + npages)
+					continue;
+				++*written;
+				*early += state[g - gfn0] != FLUSHED;
+				state[g - gfn0] = MAPPED;
+			}
+		}
+	}
+	free(copy);
+	free(state);
+}
+
+/* Trace @change of memslot A, then check its write-backs as above. */
+static void check_leaving(struct kvm_vm *vm, uint64_t npages, const char *what,
+			  void (*change)(struct kvm_vm *vm))
+{
+	struct spte_trace trace;
+	uint64_t written, early;
+
+	spte_trace_also("kvm/kvm_noncoherent_writeback", "kvm_flush_remote_tlbs*");
+	spte_trace_start(GPA_A >> PAGE_SHIFT, npages);
+	change(vm);
+	spte_trace_stop(&trace);
+	leaving_writebacks(trace.text, GPA_A >> PAGE_SHIFT, npages, &written, &early);
+	spte_trace_free(&trace);
+	ksft_print_msg("%s: %lu of %lu pages written back as they left, %lu before the TLB flush\n",
+		       what, written, npages, early);
+	TEST_ASSERT_EQ(written, npages);
+	TEST_ASSERT_EQ(early, 0);
+}
+
+static void clear_flag(struct kvm_vm *vm)
+{
+	vm_mem_region_set_flags(vm, SLOT_A, 0);
+}
+
+static void delete_slot_a(struct kvm_vm *vm)
+{
+	vm_mem_region_delete(vm, SLOT_A);
+}
+
+/*
+ * A page leaving a flagged mapping is written back only after the remote
+ * TLB flush that follows its SPTE change: until then a vCPU can still
+ * store to it past the caches, and a line cached after an early write-back
+ * would hide what it wrote.  Checked in the order of the trace, for a flag
+ * cleared (kvm_zap_gfn_range()) and for a memslot deleted.
+ */
+TEST(writeback_after_the_tlb_flush)
+{
+	const uint64_t npages = (2ull << 20) / PAGE_SIZE;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	if (!kvm_has_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA))
+		SKIP(return, NO_FLAG_SUPPORT);
+	spte_trace_require();
+	vm = __vm_create_with_one_vcpu(&vcpu, PT_PAGES(npages), guest_code);
+	add_slot(vm, SLOT_A, GPA_A, npages, NC);
+
+	touch(vcpu, GPA_A, npages);
+	check_leaving(vm, npages, "flag cleared", clear_flag);
+
+	vm_mem_region_set_flags(vm, SLOT_A, NC);
+	touch(vcpu, GPA_A, npages);
+	check_leaving(vm, npages, "memslot deleted", delete_slot_a);
 	kvm_vm_free(vm);
 }
 

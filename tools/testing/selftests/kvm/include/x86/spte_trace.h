@@ -53,6 +53,7 @@ struct spte_change {
 struct spte_trace {
 	struct spte_change *changes;
 	int nr;
+	char *text;	/* the whole trace, when spte_trace_also() asked */
 };
 
 static inline int spte_memtype(uint64_t spte)
@@ -96,10 +97,23 @@ void spte_trace_require(void);
 void spte_trace_start(uint64_t first_gfn, uint64_t nr_gfns);
 
 /*
+ * For the next spte_trace_start() only: record as well the tracepoint
+ * @event ("system/name", or NULL) and, with the function tracer, the calls
+ * of the kernel functions that match @functions (a set_ftrace_filter glob,
+ * or NULL).  spte_trace_stop() then keeps the whole trace in trace->text,
+ * one line per event or call in the order they happened; the tracer is
+ * reset when it stops.
+ */
+void spte_trace_also(const char *event, const char *functions);
+
+/*
  * Stop recording and parse what was recorded into @trace (release it with
  * spte_trace_free()).  Fails the test if the trace buffer lost events.
  */
 void spte_trace_stop(struct spte_trace *trace);
+
+/* Parse one line of the trace into @c if it is an SPTE change. */
+bool spte_trace_parse(const char *line, struct spte_change *c);
 
 void spte_trace_free(struct spte_trace *trace);
 

@@ -123,6 +123,22 @@ static void filter_gfns(uint64_t first, uint64_t nr)
 	tracefs_write(SPTE_EVENT_DIR "/filter", "%s", filter);
 }
 
+static const char *also_event, *also_functions;
+
+static void also_event_enable(const char *on)
+{
+	char file[256];
+
+	snprintf(file, sizeof(file), "events/%s/enable", also_event);
+	tracefs_write(file, "%s", on);
+}
+
+void spte_trace_also(const char *event, const char *functions)
+{
+	also_event = event;
+	also_functions = functions;
+}
+
 void spte_trace_start(uint64_t first_gfn, uint64_t nr_gfns)
 {
 	char *size;
@@ -136,9 +152,27 @@ void spte_trace_start(uint64_t first_gfn, uint64_t nr_gfns)
 	if (atoi(size) < SPTE_BUFFER_KB)
 		tracefs_write("buffer_size_kb", "%d", SPTE_BUFFER_KB);
 	free(size);
+	if (also_functions) {
+		tracefs_write("set_ftrace_filter", "%s", also_functions);
+		tracefs_write("current_tracer", "function");
+	}
 	tracefs_write("trace", "");	/* O_TRUNC: empties the buffer */
 	tracefs_write("tracing_on", "1");
+	if (also_event)
+		also_event_enable("1");
 	tracefs_write(SPTE_EVENT_DIR "/enable", "1");
+}
+
+bool spte_trace_parse(const char *line, struct spte_change *c)
+{
+	line = strstr(line, SPTE_EVENT ": ");
+	if (!line)
+		return false;
+	TEST_ASSERT(sscanf(line + strlen(SPTE_EVENT ": "),
+			   "as id %d gfn %lx level %d old_spte %lx new_spte %lx",
+			   &c->as_id, &c->gfn, &c->level, &c->old_spte, &c->new_spte) == 5,
+		    "unexpected " SPTE_EVENT " line: %s", line);
+	return true;
 }
 
 void spte_trace_stop(struct spte_trace *trace)
@@ -150,10 +184,22 @@ void spte_trace_stop(struct spte_trace *trace)
 	int cap = 0;
 
 	tracefs_write(SPTE_EVENT_DIR "/enable", "0");
+	if (also_event)
+		also_event_enable("0");
+	tracefs_write("tracing_on", "0");
 	text = tracefs_read("trace");
+	tracefs_write("tracing_on", "1");
 	tracefs_write(SPTE_EVENT_DIR "/filter", "0");
 
 	memset(trace, 0, sizeof(*trace));
+	if (also_event || also_functions)
+		trace->text = strdup(text);
+	if (also_functions) {
+		/* After reading: a change of tracer empties the buffer. */
+		tracefs_write("current_tracer", "nop");
+		tracefs_write("set_ftrace_filter", "");
+	}
+	also_event = also_functions = NULL;
 	for (line = text; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -164,13 +210,8 @@ void spte_trace_stop(struct spte_trace *trace)
 				counted = true;
 			continue;
 		}
-		line = strstr(line, SPTE_EVENT ": ");
-		if (!line)
+		if (!spte_trace_parse(line, &c))
 			continue;
-		TEST_ASSERT(sscanf(line + strlen(SPTE_EVENT ": "),
-				   "as id %d gfn %lx level %d old_spte %lx new_spte %lx",
-				   &c.as_id, &c.gfn, &c.level, &c.old_spte, &c.new_spte) == 5,
-			    "unexpected " SPTE_EVENT " line: %s", line);
 		if (trace->nr == cap) {
 			cap = cap ? 2 * cap : 1024;
 			trace->changes = realloc(trace->changes, cap * sizeof(c));
@@ -188,6 +229,7 @@ void spte_trace_stop(struct spte_trace *trace)
 void spte_trace_free(struct spte_trace *trace)
 {
 	free(trace->changes);
+	free(trace->text);
 	memset(trace, 0, sizeof(*trace));
 }
 
