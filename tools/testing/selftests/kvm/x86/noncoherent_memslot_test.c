@@ -539,6 +539,7 @@ static void leaving_writebacks(const char *text, uint64_t gfn0, uint64_t npages,
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
+		p = strstr(line, "kvm_noncoherent_writeback: ");
 		if (spte_trace_parse(line, &c)) {
 			bool left = !spte_present(c.new_spte) ||
 				    (spte_is_leaf(c.new_spte, c.level) &&
@@ -554,8 +555,7 @@ static void leaving_writebacks(const char *text, uint64_t gfn0, uint64_t npages,
 			for (g = 0; g < npages; g++)
 				if (state[g] == LEFT)
 					state[g] = FLUSHED;
-		} else if ((p = strstr(line, "kvm_noncoherent_writeback: ")) &&
-			   strstr(p, "leaving")) {
+		} else if (p && strstr(p, "leaving")) {
 			TEST_ASSERT(sscanf(p, "kvm_noncoherent_writeback: gfn %lx pfn %lx: %lu",
 					   &gfn, &pfn, &pages) == 3,
 				    "unexpected write-back line: %s", line);

@@ -199,7 +199,8 @@ void spte_trace_stop(struct spte_trace *trace)
 		tracefs_write("current_tracer", "nop");
 		tracefs_write("set_ftrace_filter", "");
 	}
-	also_event = also_functions = NULL;
+	also_event = NULL;
+	also_functions = NULL;
 	for (line = text; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
