@@ -12,7 +12,12 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
 rm -rf "$dir"; mkdir -p "$dir"
 : >"$dir/console.log"; : >"$dir/results.log"
 
-qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -cpu max
+# No LA57: with 5-level paging, an interrupt that arrives while identify_cpu()
+# has cleared boot_cpu_data's capabilities (LA57 among them) makes generic
+# KASAN take every direct-map address for a wild one, a false report in the
+# base kernels, not in the series (CI hit it on both bases; under gdb it
+# reproduces with la57 on every time, and never with la57=off).
+qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -cpu max,la57=off
       -m 3G -smp 2 -no-reboot -display none -monitor none
       -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
       -append "console=ttyS0 intel_iommu=on panic=-1 oops=panic harness=$mode ${KERNEL_ARGS:-}"

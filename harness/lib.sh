@@ -71,10 +71,18 @@ boot_problems() {
 		problems+=("the guest did not reach its end: last test started was '$(sed -n 's/^=== BEGIN //p' "$dir/results.log" | tail -1)'")
 	# Report lines are never empty (grep -n numbers them): ^$ ignores none.
 	"$TOP/harness/splats.sh" "$dir/console.log" | grep -vE "${ignore:-^$}" >"$dir/splats.txt" || true
-	[ -s "$dir/splats.txt" ] &&
+	rm -f "$dir/report.txt"
+	if [ -s "$dir/splats.txt" ]; then
 		problems+=("$(wc -l <"$dir/splats.txt") kernel report line(s) in the console, first: $(head -1 "$dir/splats.txt" | tr -d '\r')")
+		# The first report as the console has it (40 lines), shown here and
+		# in the summary: CI keeps the output, not the console log.
+		local first
+		first=$(head -1 "$dir/splats.txt" | cut -d: -f1)
+		tail -n +"$first" "$dir/console.log" | head -40 | tr -d '\r' >"$dir/report.txt"
+	fi
 	printf '%s\n' "${problems[@]}" | sed '/^$/d' >"$dir/problems.txt"
 	[ -s "$dir/problems.txt" ] || return 0
 	printf '    FAILED: %s\n' "${problems[@]}"
+	[ ! -s "$dir/report.txt" ] || sed 's/^/    | /' "$dir/report.txt"
 	return 1
 }

@@ -134,6 +134,12 @@ def main(args):
         for r in results:
             if r[0] == kind:
                 print(f'{kind.upper():4} {r[1]} -- {r[2]}')
+    for d in dirs:
+        report = os.path.join(d, 'report.txt')
+        if os.path.exists(report):
+            print(f'first kernel report of {boot_name(d)}:')
+            for line in open(report, errors='replace'):
+                print('    | ' + line.rstrip())
     if times:
         print('boot times: ' + ', '.join(times))
     if not results:
