@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm_vfio_fuzz - random operations on the KVM-VFIO bridge, checked against
+ * a model after every step.
+ *
+ * Several threads each own a VM and drive, from their own seeded generator,
+ * random sequences over real objects: the bridge (create, create with
+ * KVM_CREATE_DEVICE_TEST, a second create, close), HAS/GET/SET attribute
+ * with random groups, attributes and addresses (valid, NULL, PROT_NONE,
+ * read-only, a kernel address), ADD and DEL of real VFIO group and device
+ * (cdev) files of both coherency kinds, of dup()s of them, of fds that are
+ * not open and of files that are not VFIO files (/dev/null, an eventfd, the
+ * VM's and the bridge's own fd), VM destruction with files attached, in
+ * either order with the bridge, and memslots with and without
+ * KVM_MEM_NON_COHERENT_DMA (create, flag set and clear, delete).
+ *
+ * Each thread keeps a model of what the kernel must answer: every return
+ * value and errno, and after every step the VM statistics vfio_files,
+ * vfio_noncoherent_files and, where they exist, noncoherent_dma,
+ * noncoherent_memslots and noncoherent_memslot_pages.  The VFIO files are
+ * shared by all threads (one bridge may hold a file another bridge holds
+ * too), so a thread's answers do not depend on the others and a failure
+ * replays from its seed.  When all threads are done, every group must be
+ * free again: it opens, and a fresh container accepts it.
+ *
+ * Usage: kvm_vfio_fuzz [-b] [-s SEED] [-t THREADS] [-n OPS_PER_THREAD]
+ * Without -s it runs a fixed seed, then a random one; both are printed.
+ * -b checks the return values only, for a kernel without the series.
+ * The VFIO files come from the environment variables kvm_vfio_test uses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include <linux/kvm.h>
+#include <linux/vfio.h>
+
+#include "kvm_util.h"
+#include "kselftest.h"
+
+#define FIXED_SEED		1
+#define DEFAULT_THREADS		4
+#define DEFAULT_OPS		1500
+#define MAX_THREADS		64
+
+#define MAX_FILES		8
+#define NR_DUPS			4
+#define NR_SLOTS		3
+#define SLOT_PAGES		2
+#define SLOT_GPA(i)		((1ull << 30) + (i) * (16ull << 20))
+
+#ifndef KVM_MEM_NON_COHERENT_DMA
+#define KVM_MEM_NON_COHERENT_DMA	(1UL << 3)
+#endif
+#ifndef KVM_CAP_MEMSLOT_NON_COHERENT_DMA
+#define KVM_CAP_MEMSLOT_NON_COHERENT_DMA 252
+#endif
+
+/* The files every thread uses: groups open once, each cdev open twice. */
+static const struct {
+	const char *env;
+	bool group;
+	bool coherent;
+} vfio_env[] = {
+	{ "KVM_VFIO_COHERENT_GROUP0",     true,  true  },
+	{ "KVM_VFIO_NONCOHERENT_GROUP0",  true,  false },
+	{ "KVM_VFIO_NONCOHERENT_GROUP1",  true,  false },
+	{ "KVM_VFIO_COHERENT_DEVICE0",    false, true  },
+	{ "KVM_VFIO_NONCOHERENT_DEVICE0", false, false },
+};
+
+struct vfio_file {
+	const char *env;
+	const char *path;
+	bool group;
+	bool coherent;
+	int fd;
+};
+
+static struct vfio_file files[MAX_FILES];
+static int nr_files;
+static uint64_t run_seed;
+static unsigned long total_ops;	/* all threads, this run */
+static bool base_mode;		/* -b: no statistics to check (a base kernel) */
+static long page_size;
+
+enum stat_id {
+	ST_FILES, ST_NONCOHERENT, ST_DMA, ST_SLOTS, ST_SLOT_PAGES, NR_STATS
+};
+
+static const char * const stat_name[NR_STATS] = {
+	"vfio_files", "vfio_noncoherent_files", "noncoherent_dma",
+	"noncoherent_memslots", "noncoherent_memslot_pages",
+};
+
+enum op {
+	OP_ADD, OP_DEL, OP_BAD_ATTR, OP_HAS_GET_ATTR, OP_CLOSE_BRIDGE, OP_DUP,
+	OP_MEMSLOT, OP_CREATE, OP_DESTROY_VM, NR_OPS
+};
+
+static const char * const op_name[NR_OPS] = {
+	"ADD", "DEL", "bad SET_ATTR", "HAS/GET_ATTR", "bridge close", "dup/close",
+	"memslot", "create", "VM destroy",
+};
+
+struct slot {
+	bool used;
+	bool flagged;
+	void *hva;
+};
+
+struct fuzzer {
+	int tid;
+	uint64_t rng;
+	unsigned long step, ops;
+	char what[160];
+
+	struct kvm_vm *vm;
+	int bridge;
+	bool attached[MAX_FILES];
+	int dup_fd[NR_DUPS];
+	int dup_of[NR_DUPS];
+	struct slot slot[NR_SLOTS];
+	bool nc_cap;
+
+	int stats_fd;
+	uint32_t stat_off[NR_STATS];	/* byte offset in the data, or ~0 */
+	uint32_t data_offset, data_size;
+	uint64_t *data;
+
+	int devnull, efd;
+	char *none_page;		/* PROT_NONE: reads fault */
+	char *ro_page;			/* read-only while an fd is read from it */
+	unsigned long counts[NR_OPS];
+};
+
+/* xorshift64*: small, fast, and the same sequence on every machine. */
+static uint64_t rnd(struct fuzzer *f)
+{
+	f->rng ^= f->rng >> 12;
+	f->rng ^= f->rng << 25;
+	f->rng ^= f->rng >> 27;
+	return f->rng * 0x2545f4914f6cdd1dull;
+}
+
+static unsigned int pick(struct fuzzer *f, unsigned int n)
+{
+	return (rnd(f) >> 11) % n;
+}
+
+static void __attribute__((format(printf, 2, 3), noreturn))
+mismatch(struct fuzzer *f, const char *fmt, ...)
+{
+	static int reported;
+	va_list ap;
+
+	/* The first thread to see a mismatch reports it and ends the process. */
+	if (__atomic_exchange_n(&reported, 1, __ATOMIC_SEQ_CST))
+		for (;;)
+			pause();
+	flockfile(stdout);
+	printf("# MISMATCH: seed %#" PRIx64 ", thread %d, step %lu (%lu operations in all threads): %s\n#   ",
+	       run_seed, f->tid, f->step, __atomic_load_n(&total_ops, __ATOMIC_RELAXED), f->what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n# replay: kvm_vfio_fuzz -s %#" PRIx64 " -t <threads> -n %lu\n",
+	       run_seed, f->ops);
+	funlockfile(stdout);
+	fflush(stdout);
+	ksft_exit_fail_msg("model mismatch\n");
+}
+
+static const char *errname(int ret, int err)
+{
+	static __thread char buf[32];
+
+	if (!ret)
+		return "0";
+	snprintf(buf, sizeof(buf), "%s", strerrorname_np(err) ?: "E?");
+	return buf;
+}
+
+/* The call returned @ret with @err; the model wanted @want (0 or an errno). */
+static void expect(struct fuzzer *f, int ret, int err, int want)
+{
+	bool ok = want ? (ret == -1 && err == want) : ret == 0;
+
+	if (!ok)
+		mismatch(f, "got %s (ret %d), model says %s", errname(ret, err),
+			 ret, want ? strerrorname_np(want) : "0");
+}
+
+/* The VM's binary statistics, located once per VM. */
+static void stats_open(struct fuzzer *f)
+{
+	struct kvm_stats_header h;
+	size_t desc_size;
+	char *descs;
+	int i, s;
+
+	f->stats_fd = __vm_ioctl(f->vm, KVM_GET_STATS_FD, NULL);
+	TEST_ASSERT(f->stats_fd >= 0, "KVM_GET_STATS_FD: %s", strerror(errno));
+	TEST_ASSERT(pread(f->stats_fd, &h, sizeof(h), 0) == sizeof(h), "stats header");
+	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
+	descs = calloc(h.num_desc, desc_size);
+	TEST_ASSERT(descs, "calloc");
+	TEST_ASSERT(pread(f->stats_fd, descs, h.num_desc * desc_size, h.desc_offset) ==
+		    (ssize_t)(h.num_desc * desc_size), "stats descriptors");
+	f->data_offset = h.data_offset;
+	f->data_size = 0;
+	for (s = 0; s < NR_STATS; s++)
+		f->stat_off[s] = ~0u;
+	for (i = 0; i < (int)h.num_desc; i++) {
+		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
+		uint32_t end = d->offset + d->size * sizeof(uint64_t);
+
+		if (end > f->data_size)
+			f->data_size = end;
+		for (s = 0; s < NR_STATS; s++)
+			if (!strcmp(d->name, stat_name[s]))
+				f->stat_off[s] = d->offset;
+	}
+	free(descs);
+	f->data = realloc(f->data, f->data_size);
+	TEST_ASSERT(f->data, "realloc");
+}
+
+static void check_stats(struct fuzzer *f)
+{
+	uint64_t want[NR_STATS] = { 0 };
+	int i, s;
+
+	if (f->bridge >= 0) {
+		for (i = 0; i < nr_files; i++) {
+			want[ST_FILES] += f->attached[i];
+			want[ST_NONCOHERENT] += f->attached[i] && !files[i].coherent;
+		}
+	}
+	want[ST_DMA] = !!want[ST_NONCOHERENT];
+	for (i = 0; i < NR_SLOTS; i++) {
+		want[ST_SLOTS] += f->slot[i].used && f->slot[i].flagged;
+		want[ST_SLOT_PAGES] += f->slot[i].used && f->slot[i].flagged ? SLOT_PAGES : 0;
+	}
+
+	TEST_ASSERT(pread(f->stats_fd, f->data, f->data_size, f->data_offset) ==
+		    f->data_size, "stats data");
+	for (s = 0; s < NR_STATS; s++) {
+		uint64_t got;
+
+		if (f->stat_off[s] == ~0u || base_mode)
+			continue;
+		got = f->data[f->stat_off[s] / sizeof(uint64_t)];
+		if (got != want[s])
+			mismatch(f, "statistic %s is %" PRIu64 ", model says %" PRIu64,
+				 stat_name[s], got, want[s]);
+	}
+}
+
+static void vm_new(struct fuzzer *f)
+{
+	int i;
+
+	f->vm = vm_create_barebones();
+	f->bridge = -1;
+	memset(f->attached, 0, sizeof(f->attached));
+	for (i = 0; i < NR_SLOTS; i++)
+		f->slot[i].used = f->slot[i].flagged = false;
+	f->nc_cap = vm_check_cap(f->vm, KVM_CAP_MEMSLOT_NON_COHERENT_DMA) > 0;
+	stats_open(f);
+}
+
+/* Close the bridge fd: the bridge lets go of every file. */
+static void bridge_close(struct fuzzer *f)
+{
+	if (f->bridge < 0)
+		return;
+	close(f->bridge);
+	f->bridge = -1;
+	memset(f->attached, 0, sizeof(f->attached));
+}
+
+/* Destroy the VM, with files attached or not, bridge first or last. */
+static void vm_destroy(struct fuzzer *f, bool bridge_last)
+{
+	int bridge = f->bridge;
+
+	close(f->stats_fd);
+	if (!bridge_last)
+		bridge_close(f);
+	/* The bridge fd holds the VM: it goes when both fds are closed. */
+	kvm_vm_free(f->vm);
+	if (bridge_last && bridge >= 0)
+		close(bridge);
+	f->bridge = -1;
+	f->vm = NULL;
+	memset(f->attached, 0, sizeof(f->attached));
+}
+
+/*
+ * An fd to hand to ADD or DEL, and what the model knows of it: the index of
+ * the VFIO file it refers to, or -1 (not VFIO), or -2 (not open).
+ */
+static int pick_fd(struct fuzzer *f, int *file, const char **desc)
+{
+	static const int not_open[] = { -1, 1 << 20, INT32_MAX };
+	unsigned int r = pick(f, 20), i;
+
+	*file = -1;
+	if (r < 10 && nr_files) {
+		i = pick(f, nr_files);
+		*file = i;
+		*desc = files[i].env;
+		return files[i].fd;
+	}
+	if (r < 14) {
+		i = pick(f, NR_DUPS);
+		if (f->dup_fd[i] >= 0) {
+			*file = f->dup_of[i];
+			*desc = "a dup() of a VFIO file";
+			return f->dup_fd[i];
+		}
+	}
+	switch (r % 6) {
+	case 0:
+		*desc = "/dev/null";
+		return f->devnull;
+	case 1:
+		*desc = "an eventfd";
+		return f->efd;
+	case 2:
+		*desc = "the VM fd";
+		return f->vm->fd;
+	case 3:
+		if (f->bridge >= 0) {
+			*desc = "the bridge's own fd";
+			return f->bridge;
+		}
+		/* fall through */
+	default:
+		*file = -2;
+		*desc = "an fd that is not open";
+		return not_open[pick(f, 3)];
+	}
+}
+
+static int set_attr(struct fuzzer *f, uint32_t group, uint64_t attr, uint64_t addr)
+{
+	struct kvm_device_attr a = { .group = group, .attr = attr, .addr = addr };
+
+	return ioctl(f->bridge, KVM_SET_DEVICE_ATTR, &a);
+}
+
+static void op_file(struct fuzzer *f, bool add)
+{
+	const char *desc;
+	int32_t *where;
+	int file, fd, want, ret, err;
+	bool ro = !pick(f, 8);
+
+	fd = pick_fd(f, &file, &desc);
+	snprintf(f->what, sizeof(f->what), "%s %s (fd %d)%s", add ? "ADD" : "DEL",
+		 desc, fd, ro ? " from a read-only page" : "");
+	if (file == -2)
+		want = EBADF;
+	else if (file == -1)
+		want = add ? EINVAL : ENOENT;
+	else if (add)
+		want = f->attached[file] ? EEXIST : 0;
+	else
+		want = f->attached[file] ? 0 : ENOENT;
+
+	where = (int32_t *)f->ro_page;
+	*where = fd;
+	if (ro)
+		TEST_ASSERT(!mprotect(f->ro_page, page_size, PROT_READ), "mprotect");
+	ret = set_attr(f, KVM_DEV_VFIO_FILE,
+		       add ? KVM_DEV_VFIO_FILE_ADD : KVM_DEV_VFIO_FILE_DEL,
+		       (uintptr_t)where);
+	err = errno;
+	if (ro)
+		TEST_ASSERT(!mprotect(f->ro_page, page_size, PROT_READ | PROT_WRITE),
+			    "mprotect");
+	expect(f, ret, err, want);
+	if (!want && file >= 0)
+		f->attached[file] = add;
+}
+
+static void op_bad_attr(struct fuzzer *f)
+{
+	static const uint32_t groups[] = { 0, KVM_DEV_VFIO_FILE, 2, 0xffffffff };
+	uint32_t group = groups[pick(f, 4)];
+	uint64_t attr = pick(f, 6), addr;
+	int want, ret, err;
+
+	switch (pick(f, 3)) {
+	case 0:
+		addr = 0;
+		break;
+	case 1:
+		addr = (uintptr_t)f->none_page;
+		break;
+	default:
+		addr = ~0ull - 4095;	/* a kernel address */
+		break;
+	}
+#ifdef __powerpc__
+	if (attr == 3)
+		attr = 4;		/* SET_SPAPR_TCE exists where SPAPR TCE is built */
+#endif
+	snprintf(f->what, sizeof(f->what), "SET_ATTR group %u attr %" PRIu64
+		 " addr %#" PRIx64, group, attr, addr);
+	if (group != KVM_DEV_VFIO_FILE || (attr != KVM_DEV_VFIO_FILE_ADD &&
+					   attr != KVM_DEV_VFIO_FILE_DEL))
+		want = ENXIO;
+	else
+		want = EFAULT;
+	ret = set_attr(f, group, attr, addr);
+	err = errno;
+	expect(f, ret, err, want);
+}
+
+static void op_has_get_attr(struct fuzzer *f)
+{
+	struct kvm_device_attr a = {
+		.group = pick(f, 3),
+		.attr = pick(f, 5),
+	};
+	bool get = !pick(f, 3);
+	int want, ret, err;
+
+	snprintf(f->what, sizeof(f->what), "%s group %u attr %llu",
+		 get ? "GET_ATTR" : "HAS_ATTR", a.group, a.attr);
+	ret = ioctl(f->bridge, get ? KVM_GET_DEVICE_ATTR : KVM_HAS_DEVICE_ATTR, &a);
+	err = errno;
+	if (get)
+		want = EPERM;
+	else if (a.group == KVM_DEV_VFIO_FILE &&
+		 (a.attr == KVM_DEV_VFIO_FILE_ADD || a.attr == KVM_DEV_VFIO_FILE_DEL))
+		want = 0;
+	else
+		want = ENXIO;
+#ifdef __powerpc__
+	/* SET_SPAPR_TCE: advertised only where the kernel has SPAPR TCE. */
+	if (!get && a.group == KVM_DEV_VFIO_FILE && a.attr == 3)
+		want = ret ? ENXIO : 0;
+#endif
+	expect(f, ret, err, want);
+}
+
+static void op_create(struct fuzzer *f)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO, .fd = 12345 };
+	bool test = !pick(f, 3);
+	int ret, err;
+
+	if (test)
+		cd.flags = KVM_CREATE_DEVICE_TEST;
+	snprintf(f->what, sizeof(f->what), "KVM_CREATE_DEVICE(VFIO)%s, bridge %s",
+		 test ? " TEST" : "", f->bridge >= 0 ? "open" : "closed");
+	ret = __vm_ioctl(f->vm, KVM_CREATE_DEVICE, &cd);
+	err = errno;
+	expect(f, ret, err, test || f->bridge < 0 ? 0 : EBUSY);
+	if (test && cd.fd != 12345)
+		mismatch(f, "the TEST create wrote fd %u", cd.fd);
+	if (!test && !ret)
+		f->bridge = cd.fd;
+}
+
+static void op_dup(struct fuzzer *f)
+{
+	unsigned int i = pick(f, NR_DUPS);
+
+	if (f->dup_fd[i] >= 0) {
+		close(f->dup_fd[i]);
+		f->dup_fd[i] = -1;
+		return;
+	}
+	if (!nr_files)
+		return;
+	f->dup_of[i] = pick(f, nr_files);
+	f->dup_fd[i] = fcntl(files[f->dup_of[i]].fd, F_DUPFD_CLOEXEC, 0);
+	TEST_ASSERT(f->dup_fd[i] >= 0, "dup: %s", strerror(errno));
+}
+
+static void op_memslot(struct fuzzer *f)
+{
+	struct kvm_userspace_memory_region r;
+	unsigned int i = pick(f, NR_SLOTS);
+	struct slot *s = &f->slot[i];
+	bool del = s->used && !pick(f, 3), flag = !del && pick(f, 2);
+	int want, ret, err;
+
+	r = (struct kvm_userspace_memory_region) {
+		.slot = 10 + i,
+		.flags = flag ? KVM_MEM_NON_COHERENT_DMA : 0,
+		.guest_phys_addr = SLOT_GPA(i),
+		.memory_size = del ? 0 : SLOT_PAGES * page_size,
+		.userspace_addr = (uintptr_t)s->hva,
+	};
+	snprintf(f->what, sizeof(f->what), "memslot %u: %s%s", i,
+		 del ? "delete" : s->used ? "set flags" : "create",
+		 del ? "" : flag ? " with NON_COHERENT_DMA" : " without flags");
+	want = !del && flag && !f->nc_cap ? EINVAL : 0;
+	ret = __vm_ioctl(f->vm, KVM_SET_USER_MEMORY_REGION, &r);
+	err = errno;
+	expect(f, ret, err, want);
+	if (!want) {
+		s->used = !del;
+		s->flagged = !del && flag;
+	}
+}
+
+static void *fuzz_thread(void *arg)
+{
+	struct fuzzer *f = arg;
+	int i;
+
+	f->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	f->efd = eventfd(0, EFD_CLOEXEC);
+	f->none_page = mmap(NULL, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	f->ro_page = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(f->devnull >= 0 && f->efd >= 0 && f->none_page != MAP_FAILED &&
+		    f->ro_page != MAP_FAILED, "thread setup");
+	for (i = 0; i < NR_DUPS; i++)
+		f->dup_fd[i] = -1;
+	for (i = 0; i < NR_SLOTS; i++) {
+		f->slot[i].hva = mmap(NULL, SLOT_PAGES * page_size, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(f->slot[i].hva != MAP_FAILED, "mmap");
+	}
+	vm_new(f);
+
+	for (f->step = 0; f->step < f->ops; f->step++) {
+		unsigned int r = pick(f, 100);
+		enum op op;
+
+		if (r < 25)
+			op = OP_ADD;
+		else if (r < 45)
+			op = OP_DEL;
+		else if (r < 50)
+			op = OP_BAD_ATTR;
+		else if (r < 55)
+			op = OP_HAS_GET_ATTR;
+		else if (r < 60)
+			op = OP_CLOSE_BRIDGE;
+		else if (r < 70)
+			op = OP_DUP;
+		else if (r < 85)
+			op = OP_MEMSLOT;
+		else if (r < 99)
+			op = OP_CREATE;
+		else
+			op = OP_DESTROY_VM;
+		/* Attribute operations need a bridge: create one instead. */
+		if (f->bridge < 0 && op <= OP_CLOSE_BRIDGE)
+			op = OP_CREATE;
+		f->counts[op]++;
+		__atomic_add_fetch(&total_ops, 1, __ATOMIC_RELAXED);
+
+		switch (op) {
+		case OP_ADD:
+		case OP_DEL:
+			op_file(f, op == OP_ADD);
+			break;
+		case OP_BAD_ATTR:
+			op_bad_attr(f);
+			break;
+		case OP_HAS_GET_ATTR:
+			op_has_get_attr(f);
+			break;
+		case OP_CLOSE_BRIDGE:
+			snprintf(f->what, sizeof(f->what), "close the bridge");
+			bridge_close(f);
+			break;
+		case OP_DUP:
+			snprintf(f->what, sizeof(f->what), "dup() or close a dup");
+			op_dup(f);
+			break;
+		case OP_MEMSLOT:
+			op_memslot(f);
+			break;
+		case OP_CREATE:
+			op_create(f);
+			break;
+		default:
+			r = pick(f, 2);
+			snprintf(f->what, sizeof(f->what), "destroy the VM, bridge %s",
+				 r ? "closed last" : "closed first");
+			vm_destroy(f, r);
+			vm_new(f);
+			break;
+		}
+		check_stats(f);
+	}
+
+	vm_destroy(f, pick(f, 2));
+	for (i = 0; i < NR_DUPS; i++)
+		if (f->dup_fd[i] >= 0)
+			close(f->dup_fd[i]);
+	for (i = 0; i < NR_SLOTS; i++)
+		munmap(f->slot[i].hva, SLOT_PAGES * page_size);
+	munmap(f->none_page, page_size);
+	munmap(f->ro_page, page_size);
+	close(f->devnull);
+	close(f->efd);
+	free(f->data);
+	return NULL;
+}
+
+static void open_files(void)
+{
+	unsigned int i, n;
+
+	nr_files = 0;
+	for (i = 0; i < ARRAY_SIZE(vfio_env); i++) {
+		const char *path = getenv(vfio_env[i].env);
+
+		if (!path || !*path)
+			continue;
+		/* A cdev opened twice is two files: both can be added. */
+		for (n = 0; n < (vfio_env[i].group ? 1 : 2); n++) {
+			struct vfio_file *v = &files[nr_files++];
+
+			v->env = vfio_env[i].env;
+			v->path = path;
+			v->group = vfio_env[i].group;
+			v->coherent = vfio_env[i].coherent;
+			v->fd = open(path, O_RDWR | O_CLOEXEC);
+			TEST_ASSERT(v->fd >= 0, "open(%s): %s", path, strerror(errno));
+		}
+	}
+}
+
+/* Every group is free again: it opens, and a new container takes it. */
+static bool groups_released(void)
+{
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < nr_files; i++) {
+		struct vfio_group_status st = { .argsz = sizeof(st) };
+		int g, c;
+
+		if (!files[i].group)
+			continue;
+		g = open(files[i].path, O_RDWR | O_CLOEXEC);
+		if (g < 0) {
+			ksft_print_msg("%s (%s) cannot be opened again: %s\n",
+				       files[i].env, files[i].path, strerror(errno));
+			ok = false;
+			continue;
+		}
+		c = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+		if (c >= 0) {
+			if (ioctl(g, VFIO_GROUP_GET_STATUS, &st) ||
+			    !(st.flags & VFIO_GROUP_FLAGS_VIABLE) ||
+			    ioctl(g, VFIO_GROUP_SET_CONTAINER, &c)) {
+				ksft_print_msg("%s: not attachable to a new container: %s\n",
+					       files[i].env, strerror(errno));
+				ok = false;
+			}
+			close(c);
+		}
+		close(g);
+	}
+	return ok;
+}
+
+static bool run(uint64_t seed, int threads, unsigned long ops)
+{
+	static struct fuzzer fz[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	unsigned long counts[NR_OPS] = { 0 };
+	char line[512];
+	int len = 0;
+	struct timespec t0, t1;
+	bool released;
+	double secs;
+	int i, j;
+
+	run_seed = seed;
+	total_ops = 0;
+	open_files();
+	ksft_print_msg("seed %#" PRIx64 ": %d threads x %lu operations, %d VFIO files\n",
+		       seed, threads, ops, nr_files);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < threads; i++) {
+		memset(&fz[i], 0, sizeof(fz[i]));
+		fz[i].tid = i;
+		fz[i].ops = ops;
+		fz[i].rng = seed * 0x9e3779b97f4a7c15ull + i + 1;
+		if (!fz[i].rng)
+			fz[i].rng = 1;
+		TEST_ASSERT(!pthread_create(&th[i], NULL, fuzz_thread, &fz[i]),
+			    "pthread_create");
+	}
+	for (i = 0; i < threads; i++) {
+		pthread_join(th[i], NULL);
+		for (j = 0; j < NR_OPS; j++)
+			counts[j] += fz[i].counts[j];
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (i = 0; i < nr_files; i++)
+		close(files[i].fd);
+
+	for (j = 0; j < NR_OPS; j++)
+		len += snprintf(line + len, sizeof(line) - len, "%s%s %lu",
+				j ? ", " : "", op_name[j], counts[j]);
+	ksft_print_msg("seed %#" PRIx64 ": %lu operations in %.1f s (%.0f/s): %s\n",
+		       seed, threads * ops, secs, threads * ops / secs, line);
+	released = groups_released();
+	ksft_test_result(released, "seed %#" PRIx64 ": %lu operations, "
+			 "model kept, every group released\n", seed, threads * ops);
+	return released;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long ops = DEFAULT_OPS;
+	int threads = DEFAULT_THREADS, opt;
+	uint64_t seed = 0, rseed;
+	struct fuzzer probe = { 0 };
+	bool have_seed = false;
+
+	while ((opt = getopt(argc, argv, "bs:t:n:")) != -1) {
+		switch (opt) {
+		case 'b':
+			base_mode = true;
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			have_seed = true;
+			break;
+		case 't':
+			threads = atoi(optarg);
+			break;
+		case 'n':
+			ops = strtoul(optarg, NULL, 0);
+			break;
+		default:
+			ksft_exit_fail_msg("usage: %s [-b] [-s SEED] [-t THREADS] [-n OPS]\n",
+					   argv[0]);
+		}
+	}
+	TEST_REQUIRE(threads > 0 && threads <= MAX_THREADS);
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_DEVICE_CTRL));
+	page_size = getpagesize();
+
+	/*
+	 * One VM first: the library fills its CPUID caches at the first VM
+	 * creation, which threads must not race to do.  It also tells whether
+	 * the kernel has the statistics to check.
+	 */
+	probe.vm = vm_create_barebones();
+	stats_open(&probe);
+	if (!base_mode && (probe.stat_off[ST_FILES] == ~0u ||
+			   probe.stat_off[ST_NONCOHERENT] == ~0u))
+		ksft_exit_skip("the VM has no vfio_files statistic: run with -b on a base kernel\n");
+	close(probe.stats_fd);
+	free(probe.data);
+	kvm_vm_free(probe.vm);
+
+	ksft_print_header();
+	ksft_set_plan(have_seed ? 1 : 2);
+	if (!getenv("KVM_VFIO_COHERENT_GROUP0") && !getenv("KVM_VFIO_NONCOHERENT_GROUP0"))
+		ksft_print_msg("no VFIO files in the environment: bad fds and bridge life only\n");
+	if (have_seed) {
+		run(seed, threads, ops);
+	} else {
+		if (!run(FIXED_SEED, threads, ops))
+			ksft_exit_fail_msg("VFIO files still held after seed %#x\n", FIXED_SEED);
+		if (getrandom(&rseed, sizeof(rseed), 0) != sizeof(rseed))
+			rseed = time(NULL);
+		run(rseed, threads, ops);
+	}
+	ksft_finished();
+}
