@@ -2,6 +2,8 @@
 #   make          build the patched kernel, boot it, print the bridge report
 #   make check    all tests; ends with "N passed, N failed, N skipped"
 #   make check-vmx only the Bochs boot (Intel VMX with EPT) and its summary
+#   make stress   kvm_vfio_fuzz at scale: 10^6 operations on the QEMU boot,
+#                 a shorter run under Bochs (harness/stress*.list); not in CI
 #   make shell    the test VM with an interactive shell
 #   make tree     only assemble build/<base>/linux (base + series as commits)
 #   make series   the series as patches with a cover letter, in build/<base>/series
@@ -22,7 +24,7 @@ export BASE SERIES SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT 
 BOCHS_KERNEL_ARGS ?= kmemleak=off noxsave memmap=4M$$0x40000000
 export BOCHS_STALL BOCHS_KERNEL_ARGS
 
-.PHONY: all demo check check-vmx shell deps tree kernel payload clean
+.PHONY: all demo check check-vmx stress shell deps tree kernel payload clean
 .PHONY: series series-check
 all: demo
 
@@ -51,6 +53,18 @@ check-vmx: kernel
 	@$(H)/build.sh selftests
 	@$(H)/build.sh initramfs-vmx
 	@$(H)/check.sh vmx
+
+# Same boots and logs as make check, other lists, longer limits.
+stress: SELFTESTS = $(H)/stress.list
+stress: SELFTESTS_VMX = $(H)/stress-vmx.list
+stress: BOOT_TIMEOUT = 7200
+stress: BOCHS_STALL = 7200
+stress: KERNEL_ARGS += harness.timeout=6000
+stress: kernel
+	@$(H)/build.sh selftests
+	@$(H)/build.sh initramfs
+	@$(H)/build.sh initramfs-vmx
+	@$(H)/check.sh check vmx
 
 shell: payload
 	@$(H)/boot.sh shell shell

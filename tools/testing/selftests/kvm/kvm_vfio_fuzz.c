@@ -49,6 +49,7 @@
 #include <linux/vfio.h>
 
 #include "kvm_util.h"
+#include "ucall_common.h"
 #include "kselftest.h"
 
 #define FIXED_SEED		1
@@ -64,6 +65,9 @@
 
 #ifndef KVM_MEM_NON_COHERENT_DMA
 #define KVM_MEM_NON_COHERENT_DMA	(1UL << 3)
+#endif
+#ifndef KVM_X86_QUIRK_IGNORE_GUEST_PAT
+#define KVM_X86_QUIRK_IGNORE_GUEST_PAT	(1 << 9)
 #endif
 #ifndef KVM_CAP_MEMSLOT_NON_COHERENT_DMA
 #define KVM_CAP_MEMSLOT_NON_COHERENT_DMA 252
@@ -108,13 +112,43 @@ static const char * const stat_name[NR_STATS] = {
 
 enum op {
 	OP_ADD, OP_DEL, OP_BAD_ATTR, OP_HAS_GET_ATTR, OP_CLOSE_BRIDGE, OP_DUP,
-	OP_MEMSLOT, OP_CREATE, OP_DESTROY_VM, NR_OPS
+	OP_MEMSLOT, OP_CREATE, OP_VCPU, OP_QUIRK, OP_SWEEP, OP_DESTROY_VM, NR_OPS
 };
 
 static const char * const op_name[NR_OPS] = {
 	"ADD", "DEL", "bad SET_ATTR", "HAS/GET_ATTR", "bridge close", "dup/close",
-	"memslot", "create", "VM destroy",
+	"memslot", "create", "WBINVD", "quirk", "fail-nth sweeps", "VM destroy",
 };
+
+static int quirks2;		/* KVM_CAP_DISABLE_QUIRKS2: what can be disabled */
+
+/* Some statistics of one binary stats fd, found by name. */
+struct stats {
+	int fd;
+	int nr;
+	const char * const *names;
+	uint32_t off[8];		/* byte offset in the data, or ~0 */
+	uint32_t data_offset, data_size;
+	uint64_t *data;
+};
+
+enum vcpu_stat_id { VS_EXITS, VS_FLUSHES, NR_VCPU_STATS };
+
+static const char * const vcpu_stat_name[NR_VCPU_STATS] = {
+	"wbinvd_exits", "wbinvd_flushes",
+};
+
+/* Fault injection: /proc/thread-self/fail-nth, per thread. */
+#define FAILSLAB_DIR	"/sys/kernel/debug/failslab/"
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+#define SWEEP_MAX	64
+
+struct fail_nth {
+	int fd;				/* arms and disarms, or -1 */
+	int rfd;			/* reads back */
+};
+
+static const char *fail_nth_unavailable;	/* why, or NULL */
 
 struct slot {
 	bool used;
@@ -136,15 +170,17 @@ struct fuzzer {
 	struct slot slot[NR_SLOTS];
 	bool nc_cap;
 
-	int stats_fd;
-	uint32_t stat_off[NR_STATS];	/* byte offset in the data, or ~0 */
-	uint32_t data_offset, data_size;
-	uint64_t *data;
+	struct stats vm_stats;
+	struct kvm_vcpu *vcpu;		/* x86: a vCPU that executes WBINVD */
+	struct stats vcpu_stats;
+	bool quirk_disabled;
+	struct fail_nth fn;
 
 	int devnull, efd;
 	char *none_page;		/* PROT_NONE: reads fault */
 	char *ro_page;			/* read-only while an fd is read from it */
 	unsigned long counts[NR_OPS];
+	unsigned long sweeps, injected;	/* fail-nth sweeps done, failures they injected */
 };
 
 /* xorshift64*: small, fast, and the same sequence on every machine. */
@@ -204,39 +240,67 @@ static void expect(struct fuzzer *f, int ret, int err, int want)
 			 ret, want ? strerrorname_np(want) : "0");
 }
 
-/* The VM's binary statistics, located once per VM. */
-static void stats_open(struct fuzzer *f)
+/* Locate @nr statistics by name in the binary stats fd @fd. */
+static void stats_open(struct stats *st, int fd, const char * const *names, int nr)
 {
 	struct kvm_stats_header h;
 	size_t desc_size;
 	char *descs;
 	int i, s;
 
-	f->stats_fd = __vm_ioctl(f->vm, KVM_GET_STATS_FD, NULL);
-	TEST_ASSERT(f->stats_fd >= 0, "KVM_GET_STATS_FD: %s", strerror(errno));
-	TEST_ASSERT(pread(f->stats_fd, &h, sizeof(h), 0) == sizeof(h), "stats header");
+	TEST_ASSERT(fd >= 0, "KVM_GET_STATS_FD: %s", strerror(errno));
+	st->fd = fd;
+	st->names = names;
+	st->nr = nr;
+	TEST_ASSERT(pread(fd, &h, sizeof(h), 0) == sizeof(h), "stats header");
 	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
 	descs = calloc(h.num_desc, desc_size);
 	TEST_ASSERT(descs, "calloc");
-	TEST_ASSERT(pread(f->stats_fd, descs, h.num_desc * desc_size, h.desc_offset) ==
+	TEST_ASSERT(pread(fd, descs, h.num_desc * desc_size, h.desc_offset) ==
 		    (ssize_t)(h.num_desc * desc_size), "stats descriptors");
-	f->data_offset = h.data_offset;
-	f->data_size = 0;
-	for (s = 0; s < NR_STATS; s++)
-		f->stat_off[s] = ~0u;
+	st->data_offset = h.data_offset;
+	st->data_size = 0;
+	for (s = 0; s < nr; s++)
+		st->off[s] = ~0u;
 	for (i = 0; i < (int)h.num_desc; i++) {
 		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
 		uint32_t end = d->offset + d->size * sizeof(uint64_t);
 
-		if (end > f->data_size)
-			f->data_size = end;
-		for (s = 0; s < NR_STATS; s++)
-			if (!strcmp(d->name, stat_name[s]))
-				f->stat_off[s] = d->offset;
+		if (end > st->data_size)
+			st->data_size = end;
+		for (s = 0; s < nr; s++)
+			if (!strcmp(d->name, names[s]))
+				st->off[s] = d->offset;
 	}
 	free(descs);
-	f->data = realloc(f->data, f->data_size);
-	TEST_ASSERT(f->data, "realloc");
+	free(st->data);
+	st->data = malloc(st->data_size);
+	TEST_ASSERT(st->data, "malloc");
+}
+
+static void stats_close(struct stats *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+	free(st->data);
+	st->data = NULL;
+}
+
+static void stats_read(struct stats *st)
+{
+	TEST_ASSERT(pread(st->fd, st->data, st->data_size, st->data_offset) ==
+		    st->data_size, "stats data");
+}
+
+static bool stat_has(struct stats *st, int s)
+{
+	return st->off[s] != ~0u;
+}
+
+static uint64_t stat_get(struct stats *st, int s)
+{
+	return st->data[st->off[s] / sizeof(uint64_t)];
 }
 
 static void check_stats(struct fuzzer *f)
@@ -256,31 +320,48 @@ static void check_stats(struct fuzzer *f)
 		want[ST_SLOT_PAGES] += f->slot[i].used && f->slot[i].flagged ? SLOT_PAGES : 0;
 	}
 
-	TEST_ASSERT(pread(f->stats_fd, f->data, f->data_size, f->data_offset) ==
-		    f->data_size, "stats data");
+	stats_read(&f->vm_stats);
 	for (s = 0; s < NR_STATS; s++) {
 		uint64_t got;
 
-		if (f->stat_off[s] == ~0u || base_mode)
+		if (!stat_has(&f->vm_stats, s) || base_mode)
 			continue;
-		got = f->data[f->stat_off[s] / sizeof(uint64_t)];
+		got = stat_get(&f->vm_stats, s);
 		if (got != want[s])
 			mismatch(f, "statistic %s is %" PRIu64 ", model says %" PRIu64,
 				 stat_name[s], got, want[s]);
 	}
 }
 
+#ifdef __x86_64__
+static void guest_wbinvd(void)
+{
+	for (;;) {
+		asm volatile("wbinvd" ::: "memory");
+		GUEST_SYNC(0);
+	}
+}
+#endif
+
 static void vm_new(struct fuzzer *f)
 {
 	int i;
 
+#ifdef __x86_64__
+	f->vm = vm_create_with_one_vcpu(&f->vcpu, guest_wbinvd);
+	stats_open(&f->vcpu_stats, __vcpu_ioctl(f->vcpu, KVM_GET_STATS_FD, NULL),
+		   vcpu_stat_name, NR_VCPU_STATS);
+#else
 	f->vm = vm_create_barebones();
+#endif
+	f->quirk_disabled = false;
 	f->bridge = -1;
 	memset(f->attached, 0, sizeof(f->attached));
 	for (i = 0; i < NR_SLOTS; i++)
 		f->slot[i].used = f->slot[i].flagged = false;
 	f->nc_cap = vm_check_cap(f->vm, KVM_CAP_MEMSLOT_NON_COHERENT_DMA) > 0;
-	stats_open(f);
+	stats_open(&f->vm_stats, __vm_ioctl(f->vm, KVM_GET_STATS_FD, NULL),
+		   stat_name, NR_STATS);
 }
 
 /* Close the bridge fd: the bridge lets go of every file. */
@@ -298,7 +379,10 @@ static void vm_destroy(struct fuzzer *f, bool bridge_last)
 {
 	int bridge = f->bridge;
 
-	close(f->stats_fd);
+	stats_close(&f->vm_stats);
+	if (f->vcpu)
+		stats_close(&f->vcpu_stats);
+	f->vcpu = NULL;
 	if (!bridge_last)
 		bridge_close(f);
 	/* The bridge fd holds the VM: it goes when both fds are closed. */
@@ -524,6 +608,252 @@ static void op_memslot(struct fuzzer *f)
 	}
 }
 
+/* The model's answer to "can DMA bypass the caches?" for this VM. */
+static bool model_noncoherent(struct fuzzer *f)
+{
+	int i;
+
+	for (i = 0; i < nr_files && f->bridge >= 0; i++)
+		if (f->attached[i] && !files[i].coherent)
+			return true;
+	for (i = 0; i < NR_SLOTS; i++)
+		if (f->slot[i].used && f->slot[i].flagged)
+			return true;
+	return false;
+}
+
+/* The vCPU executes one WBINVD: KVM flushes iff DMA can be non-coherent. */
+static void op_vcpu(struct fuzzer *f)
+{
+#ifdef __x86_64__
+	uint64_t exits, flushes, want = model_noncoherent(f);
+	struct ucall uc;
+	bool check = !base_mode && stat_has(&f->vcpu_stats, VS_EXITS) &&
+		     stat_has(&f->vcpu_stats, VS_FLUSHES);
+
+	snprintf(f->what, sizeof(f->what), "the vCPU executes WBINVD");
+	stats_read(&f->vcpu_stats);
+	exits = check ? stat_get(&f->vcpu_stats, VS_EXITS) : 0;
+	flushes = check ? stat_get(&f->vcpu_stats, VS_FLUSHES) : 0;
+	vcpu_run(f->vcpu);
+	if (f->vcpu->run->exit_reason != KVM_EXIT_IO || get_ucall(f->vcpu, &uc) != UCALL_SYNC)
+		mismatch(f, "the guest did not reach GUEST_SYNC: exit reason %u",
+			 f->vcpu->run->exit_reason);
+	if (!check)
+		return;
+	stats_read(&f->vcpu_stats);
+	if (stat_get(&f->vcpu_stats, VS_EXITS) != exits + 1)
+		mismatch(f, "wbinvd_exits went from %" PRIu64 " to %" PRIu64,
+			 exits, stat_get(&f->vcpu_stats, VS_EXITS));
+	if (stat_get(&f->vcpu_stats, VS_FLUSHES) != flushes + want)
+		mismatch(f, "wbinvd_flushes went up by %" PRIu64 ", model says %" PRIu64,
+			 stat_get(&f->vcpu_stats, VS_FLUSHES) - flushes, want);
+#endif
+}
+
+/* Disable KVM_X86_QUIRK_IGNORE_GUEST_PAT: allowed where KVM offers it. */
+static int do_quirk(struct fuzzer *f)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_DISABLE_QUIRKS2,
+		.args[0] = KVM_X86_QUIRK_IGNORE_GUEST_PAT,
+	};
+
+	return __vm_ioctl(f->vm, KVM_ENABLE_CAP, &cap);
+}
+
+static void op_quirk(struct fuzzer *f)
+{
+	int ret, err;
+
+	snprintf(f->what, sizeof(f->what), "disable KVM_X86_QUIRK_IGNORE_GUEST_PAT");
+	ret = do_quirk(f);
+	err = errno;
+	expect(f, ret, err, quirks2 & KVM_X86_QUIRK_IGNORE_GUEST_PAT ? 0 : EINVAL);
+}
+
+/*
+ * Failslab set up for fail-nth: GFP_KERNEL allocations can fail, quietly.
+ * Returns NULL, or why fault injection is unavailable.
+ */
+static const char *fail_nth_setup(void)
+{
+	static const char * const knobs[][2] = {
+		{ FAILSLAB_DIR "ignore-gfp-wait", "N" },
+		{ FAILSLAB_DIR "verbose", "0" },
+	};
+	static char why[160];
+	unsigned int i;
+	int fd;
+
+	if (access(FAIL_NTH, W_OK))
+		return FAIL_NTH " is not there (CONFIG_FAULT_INJECTION_DEBUG_FS)";
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		fd = open(knobs[i][0], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, knobs[i][1], 1) != 1) {
+			snprintf(why, sizeof(why), "%s: %s (CONFIG_FAILSLAB)",
+				 knobs[i][0], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return why;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Make this thread's @nth slab allocation from now on fail. */
+static void fail_nth_arm(struct fuzzer *f, int nth)
+{
+	char buf[16];
+
+	/* Opened first: its own allocations must not count. */
+	f->fn.rfd = open(FAIL_NTH, O_RDONLY | O_CLOEXEC);
+	TEST_ASSERT(f->fn.rfd >= 0, "open " FAIL_NTH);
+	snprintf(buf, sizeof(buf), "%d", nth);
+	TEST_ASSERT(write(f->fn.fd, buf, strlen(buf)) > 0, "arm " FAIL_NTH);
+}
+
+/* Disarm; true if the armed failure was injected. */
+static bool fail_nth_disarm(struct fuzzer *f)
+{
+	char buf[16] = "";
+	bool fired;
+
+	TEST_ASSERT(read(f->fn.rfd, buf, sizeof(buf) - 1) > 0, "read " FAIL_NTH);
+	fired = atoi(buf) == 0;
+	TEST_ASSERT(write(f->fn.fd, "0", 1) == 1, "disarm " FAIL_NTH);
+	close(f->fn.rfd);
+	return fired;
+}
+
+enum sweep { SW_CREATE, SW_ADD, SW_DEL, SW_MEMSLOT, SW_QUIRK, NR_SWEEPS };
+
+static const char * const sweep_name[NR_SWEEPS] = {
+	"create", "ADD", "DEL", "memslot", "quirk",
+};
+
+/*
+ * One call, for nth = 1, 2, ... until it succeeds with nothing injected:
+ * each injected failure must give ENOMEM and change nothing the model
+ * sees; a success that absorbed the failure is undone and the sweep goes
+ * on.
+ */
+static void op_sweep(struct fuzzer *f)
+{
+	enum sweep kind = pick(f, NR_SWEEPS);
+	struct kvm_userspace_memory_region r;
+	struct kvm_create_device cd;
+	unsigned int slot = pick(f, NR_SLOTS);
+	bool flag = f->nc_cap && pick(f, 2);
+	int file = nr_files ? (int)pick(f, nr_files) : -1;
+	int nth, ret, err;
+	int32_t fd;
+	bool fired;
+
+	if (f->fn.fd < 0)
+		return;
+	if ((kind == SW_ADD || kind == SW_DEL) && (file < 0 || f->bridge < 0))
+		kind = SW_CREATE;
+	if (kind == SW_CREATE && f->bridge >= 0)
+		bridge_close(f);
+	if (kind == SW_ADD && f->attached[file])
+		kind = SW_DEL;
+	if (kind == SW_DEL && !f->attached[file])
+		kind = SW_ADD;
+	r = (struct kvm_userspace_memory_region) {
+		.slot = 10 + slot,
+		.flags = flag ? KVM_MEM_NON_COHERENT_DMA : 0,
+		.guest_phys_addr = SLOT_GPA(slot),
+		.memory_size = SLOT_PAGES * page_size,
+		.userspace_addr = (uintptr_t)f->slot[slot].hva,
+	};
+	fd = file >= 0 ? files[file].fd : -1;
+
+	for (nth = 1; nth <= SWEEP_MAX; nth++) {
+		snprintf(f->what, sizeof(f->what), "fail-nth %d of %s%s%s", nth,
+			 sweep_name[kind], kind == SW_ADD || kind == SW_DEL ? " of " : "",
+			 kind == SW_ADD || kind == SW_DEL ? files[file].env :
+			 kind == SW_MEMSLOT ? (flag ? " with NON_COHERENT_DMA" : " without flags") : "");
+		fail_nth_arm(f, nth);
+		switch (kind) {
+		case SW_CREATE:
+			cd = (struct kvm_create_device) { .type = KVM_DEV_TYPE_VFIO };
+			ret = __vm_ioctl(f->vm, KVM_CREATE_DEVICE, &cd);
+			break;
+		case SW_ADD:
+		case SW_DEL:
+			ret = set_attr(f, KVM_DEV_VFIO_FILE, kind == SW_ADD ?
+				       KVM_DEV_VFIO_FILE_ADD : KVM_DEV_VFIO_FILE_DEL,
+				       (uintptr_t)&fd);
+			break;
+		case SW_MEMSLOT:
+			ret = __vm_ioctl(f->vm, KVM_SET_USER_MEMORY_REGION, &r);
+			break;
+		default:
+			ret = do_quirk(f);
+			break;
+		}
+		err = errno;
+		fired = fail_nth_disarm(f);
+		f->injected += fired;
+
+		if (ret) {
+			if (kind == SW_QUIRK && !(quirks2 & KVM_X86_QUIRK_IGNORE_GUEST_PAT))
+				expect(f, ret, err, EINVAL);
+			else if (!fired)
+				mismatch(f, "failed (%s) with nothing injected", errname(ret, err));
+			else
+				expect(f, ret, err, ENOMEM);
+			check_stats(f);
+			if (kind == SW_QUIRK) {
+				f->sweeps++;
+				return;
+			}
+			continue;
+		}
+		/* Success: the model takes it, and must agree. */
+		switch (kind) {
+		case SW_CREATE:
+			f->bridge = cd.fd;
+			break;
+		case SW_ADD:
+		case SW_DEL:
+			f->attached[file] = kind == SW_ADD;
+			break;
+		case SW_MEMSLOT:
+			f->slot[slot].used = true;
+			f->slot[slot].flagged = flag;
+			break;
+		default:
+			break;
+		}
+		check_stats(f);
+		if (!fired || kind == SW_QUIRK) {
+			f->sweeps++;
+			return;
+		}
+		/* The kernel absorbed the failure: undo, and go on sweeping. */
+		switch (kind) {
+		case SW_CREATE:
+			bridge_close(f);
+			break;
+		case SW_ADD:
+		case SW_DEL:
+			ret = set_attr(f, KVM_DEV_VFIO_FILE, kind == SW_ADD ?
+				       KVM_DEV_VFIO_FILE_DEL : KVM_DEV_VFIO_FILE_ADD,
+				       (uintptr_t)&fd);
+			expect(f, ret, errno, 0);
+			f->attached[file] = kind != SW_ADD;
+			break;
+		default:
+			break;
+		}
+		check_stats(f);
+	}
+	mismatch(f, "%s never succeeded in %d tries", sweep_name[kind], SWEEP_MAX);
+}
+
 static void *fuzz_thread(void *arg)
 {
 	struct fuzzer *f = arg;
@@ -538,6 +868,7 @@ static void *fuzz_thread(void *arg)
 		    f->ro_page != MAP_FAILED, "thread setup");
 	for (i = 0; i < NR_DUPS; i++)
 		f->dup_fd[i] = -1;
+	f->fn.fd = fail_nth_unavailable ? -1 : open(FAIL_NTH, O_WRONLY | O_CLOEXEC);
 	for (i = 0; i < NR_SLOTS; i++) {
 		f->slot[i].hva = mmap(NULL, SLOT_PAGES * page_size, PROT_READ | PROT_WRITE,
 				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -561,10 +892,16 @@ static void *fuzz_thread(void *arg)
 			op = OP_CLOSE_BRIDGE;
 		else if (r < 70)
 			op = OP_DUP;
-		else if (r < 85)
+		else if (r < 80)
 			op = OP_MEMSLOT;
-		else if (r < 99)
+		else if (r < 90)
 			op = OP_CREATE;
+		else if (r < 95)
+			op = OP_VCPU;
+		else if (r < 96)
+			op = OP_QUIRK;
+		else if (r < 99)
+			op = OP_SWEEP;
 		else
 			op = OP_DESTROY_VM;
 		/* Attribute operations need a bridge: create one instead. */
@@ -598,6 +935,15 @@ static void *fuzz_thread(void *arg)
 		case OP_CREATE:
 			op_create(f);
 			break;
+		case OP_VCPU:
+			op_vcpu(f);
+			break;
+		case OP_QUIRK:
+			op_quirk(f);
+			break;
+		case OP_SWEEP:
+			op_sweep(f);
+			break;
 		default:
 			r = pick(f, 2);
 			snprintf(f->what, sizeof(f->what), "destroy the VM, bridge %s",
@@ -619,7 +965,8 @@ static void *fuzz_thread(void *arg)
 	munmap(f->ro_page, page_size);
 	close(f->devnull);
 	close(f->efd);
-	free(f->data);
+	if (f->fn.fd >= 0)
+		close(f->fn.fd);
 	return NULL;
 }
 
@@ -686,7 +1033,7 @@ static bool run(uint64_t seed, int threads, unsigned long ops)
 {
 	static struct fuzzer fz[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
-	unsigned long counts[NR_OPS] = { 0 };
+	unsigned long counts[NR_OPS] = { 0 }, sweeps = 0, injected = 0;
 	char line[512];
 	int len = 0;
 	struct timespec t0, t1;
@@ -714,6 +1061,8 @@ static bool run(uint64_t seed, int threads, unsigned long ops)
 		pthread_join(th[i], NULL);
 		for (j = 0; j < NR_OPS; j++)
 			counts[j] += fz[i].counts[j];
+		sweeps += fz[i].sweeps;
+		injected += fz[i].injected;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -725,6 +1074,8 @@ static bool run(uint64_t seed, int threads, unsigned long ops)
 				j ? ", " : "", op_name[j], counts[j]);
 	ksft_print_msg("seed %#" PRIx64 ": %lu operations in %.1f s (%.0f/s): %s\n",
 		       seed, threads * ops, secs, threads * ops / secs, line);
+	ksft_print_msg("seed %#" PRIx64 ": %lu fail-nth sweeps to success, %lu allocation failures injected\n",
+		       seed, sweeps, injected);
 	released = groups_released();
 	ksft_test_result(released, "seed %#" PRIx64 ": %lu operations, "
 			 "model kept, every group released\n", seed, threads * ops);
@@ -768,14 +1119,17 @@ int main(int argc, char **argv)
 	 * creation, which threads must not race to do.  It also tells whether
 	 * the kernel has the statistics to check.
 	 */
-	probe.vm = vm_create_barebones();
-	stats_open(&probe);
-	if (!base_mode && (probe.stat_off[ST_FILES] == ~0u ||
-			   probe.stat_off[ST_NONCOHERENT] == ~0u))
+#ifdef __x86_64__
+	quirks2 = kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2);
+#endif
+	vm_new(&probe);
+	if (!base_mode && (!stat_has(&probe.vm_stats, ST_FILES) ||
+			   !stat_has(&probe.vm_stats, ST_NONCOHERENT)))
 		ksft_exit_skip("the VM has no vfio_files statistic: run with -b on a base kernel\n");
-	close(probe.stats_fd);
-	free(probe.data);
-	kvm_vm_free(probe.vm);
+	vm_destroy(&probe, false);
+	fail_nth_unavailable = fail_nth_setup();
+	if (fail_nth_unavailable)
+		ksft_print_msg("no fail-nth sweeps: %s\n", fail_nth_unavailable);
 
 	ksft_print_header();
 	ksft_set_plan(have_seed ? 1 : 2);
