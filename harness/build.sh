@@ -104,6 +104,10 @@ selftests() {
 	done
 	mkdir -p "$OUT/selftests/client"
 	install -m755 "$TOP"/harness/guest/client/*.sh "$OUT/selftests/client/"
+	for tool in "$TOP"/harness/guest/client/*.c; do
+		logged "$LOGS/guest-tools.log" gcc -static -O2 -Wall -Werror \
+			-isystem "$OBJ/usr/include" -o "$OUT/selftests/client/$(basename "$tool" .c)" "$tool"
+	done
 	local t
 	for t in $(all_selftests); do
 		[ -x "$OUT/selftests/$t" ] || die "selftest $t was not built" "log: $LOGS/selftests-build.log"
@@ -134,6 +138,18 @@ pack() {
 			mkdir -p "$root$(dirname "$f")"
 			cp -L "$f" "$root$f"
 		done
+		# QEMU 10 (deps.sh unpacked it), the second client: /opt/qemu-10,
+		# its firmware and option ROMs in one folder for -L.
+		local q10=$QEMU10/usr/bin/qemu-system-x86_64
+		[ -x "$q10" ] || die "$q10 is missing (run harness/deps.sh)"
+		mkdir -p "$root/opt/qemu-10/bin" "$root/opt/qemu-10/share"
+		cp "$q10" "$root/opt/qemu-10/bin/"
+		for f in $(ldd "$q10" | grep -o '/[^ ]*'); do
+			[ -e "$root$f" ] || { mkdir -p "$root$(dirname "$f")" && cp -L "$f" "$root$f"; }
+		done
+		cp "$QEMU10"/usr/share/seabios/bios-256k.bin \
+		   "$QEMU10"/usr/share/qemu/{kvmvapic,linuxboot,linuxboot_dma,pvh}.bin \
+		   "$root/opt/qemu-10/share/"
 	fi
 	local t
 	for t in $(selftest_list "$list"); do

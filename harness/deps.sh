@@ -18,13 +18,13 @@ SUDO=
 # trixie-backports): add it from the mirror the machine already uses, with
 # a pin priority of 1 so that nothing else is ever upgraded from it.
 add_suite() {
-	local suite=$1 name=kvm-ncdma-$1 uri codename
+	local suite=$1 why=$2 name=kvm-ncdma-$1 uri codename
 	[ -f "/etc/apt/sources.list.d/$name.sources" ] && return 1
 	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 	uri=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(LABEL)' |
 		awk -v c="$codename" '$2 == c && $3 == "Debian" { print $1; exit }')
 	[ -n "$uri" ] || die "no Debian source for $codename in the apt configuration" \
-		"(needed to add $suite for $BASE_PKG)"
+		"(needed to add $suite for $why)"
 	step "adding apt suite $suite from $uri (pin priority 1)"
 	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
 		"$uri" "$suite" /usr/share/keyrings/debian-archive-keyring.gpg |
@@ -49,7 +49,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	step "installing ${missing[*]}"
 	log=$BUILD/logs/apt.log
 	mkdir -p "$(dirname "$log")"
-	[ -z "$BASE_SUITE" ] || [ -n "$BASE_TREE" ] || add_suite "$BASE_SUITE" || true
+	[ -z "$BASE_SUITE" ] || [ -n "$BASE_TREE" ] || add_suite "$BASE_SUITE" "$BASE_PKG" || true
 	if ! { $SUDO apt-get update -q &&
 	       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
 			"${missing[@]}"; } >"$log" 2>&1; then
@@ -60,6 +60,45 @@ if [ ${#missing[@]} -gt 0 ]; then
 			"BASE_TARBALL=<path> BASE_SHA256=<sum> (or BASE_TREE=<dir>) instead"
 	fi
 fi
+
+# QEMU 10 for the client tests, unpacked into $QEMU10 (nothing installed).
+fetch_qemu10() {
+	local d p pkg ver sum deb found
+	[ -x "$QEMU10/usr/bin/qemu-system-x86_64" ] && return
+	step "fetching QEMU 10 (${QEMU10_DEBS[*]%%=*}) from ${QEMU10_DEBS_DIR:-$QEMU10_SUITE} into $QEMU10"
+	d=$QEMU10.debs
+	rm -rf "$d" "$QEMU10.tmp"
+	mkdir -p "$d" "$QEMU10.tmp" "$BUILD/logs"
+	chmod 777 "$d"	# apt-get download runs as _apt
+	if [ -z "$QEMU10_DEBS_DIR" ] && add_suite "$QEMU10_SUITE" "QEMU 10"; then
+		$SUDO apt-get update -q >"$BUILD/logs/apt-qemu10.log" 2>&1 ||
+			die "apt-get update failed" "log: $BUILD/logs/apt-qemu10.log"
+	fi
+	for p in "${QEMU10_DEBS[@]}"; do
+		pkg=${p%%=*} ver=${p#*=} sum=${p##*=}
+		ver=${ver%=*}
+		if [ -n "$QEMU10_DEBS_DIR" ]; then
+			cp "$QEMU10_DEBS_DIR/${pkg}_"*.deb "$d/" ||
+				die "QEMU10_DEBS_DIR=$QEMU10_DEBS_DIR has no $pkg package"
+		else
+			(cd "$d" && apt-get download -q "$pkg=$ver") >>"$BUILD/logs/apt-qemu10.log" 2>&1 ||
+				die "apt-get could not download $pkg=$ver from $QEMU10_SUITE" \
+					"log: $BUILD/logs/apt-qemu10.log" \
+					"a backports suite keeps only its newest version: if $ver is gone," \
+					"pass QEMU10_DEBS_DIR=<folder with the pinned .debs> (checked by sha256)"
+		fi
+		deb=$(ls "$d/${pkg}_"*.deb)
+		found=$(sha256sum "$deb" | cut -d' ' -f1)
+		[ "$found" = "$sum" ] ||
+			die "$deb is not the pinned package" "expected sha256 $sum" "found    sha256 $found"
+		dpkg-deb -x "$deb" "$QEMU10.tmp"
+	done
+	"$QEMU10.tmp/usr/bin/qemu-system-x86_64" --version >/dev/null ||
+		die "QEMU 10 does not run on this machine (ldd $QEMU10/usr/bin/qemu-system-x86_64)"
+	mv "$QEMU10.tmp" "$QEMU10"
+	rm -rf "$d"
+}
+fetch_qemu10
 
 if [ -n "$BASE_TREE" ]; then
 	[ -f "$BASE_TREE/Makefile" ] && [ -d "$BASE_TREE/virt/kvm" ] ||

@@ -46,6 +46,20 @@ for_base() {
 	if [ -e "$BACKPORT/$1" ]; then echo "$BACKPORT/$1"; else echo "$TOP/$1"; fi
 }
 
+# QEMU 10, the second real client of the bridge (it reaches it through
+# iommufd and VFIO device cdevs): Debian's bookworm-backports build, whose
+# binary runs with bookworm's libraries.  deps.sh fetches these packages
+# with apt and unpacks them into $QEMU10 (the machine's QEMU 7.2 stays the
+# outer emulator and the first client); package=version=sha256 of the .deb.
+QEMU10_SUITE=bookworm-backports
+QEMU10_DEBS=(
+	"qemu-system-x86=1:10.0.2+ds-2+deb13u1~bpo12+1=4a6b1856c8b0d7df4ff8e70249e12c473ccf8d516aadb4ae14d3d938faed0c65"
+	"qemu-system-data=1:10.0.2+ds-2+deb13u1~bpo12+1=2d831088187087013b3fcbd19bdfb955b182a2d5a08f6dafa0ad1c6d2007fb4e"
+	"seabios=1.16.3-2~bpo12+1=48390d0a534c66d11789e39518aa219773a9d3677b29fe1af8799dfb563ec713"
+)
+QEMU10=$TOP/build/qemu-10
+QEMU10_DEBS_DIR=${QEMU10_DEBS_DIR:-}  # the pinned .debs from elsewhere, if apt lost them
+
 JOBS=${JOBS:-$(nproc)}
 
 step() { printf '==> %s\n' "$*"; }

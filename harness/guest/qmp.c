@@ -4,9 +4,10 @@
  *
  *   qmp SOCKET COMMAND...     e.g. qmp /tmp/qmp.sock query-status quit
  *
- * Negotiates capabilities, then sends each COMMAND as {"execute": COMMAND}
- * and prints its reply line (events are skipped).  Exits non-zero if a
- * reply is an error or the socket closes early.
+ * Negotiates capabilities, then sends each COMMAND as {"execute": COMMAND},
+ * or as it is if it starts with '{' (a command with arguments), and prints
+ * its reply line (events are skipped).  Exits non-zero if a
+ * reply is an error or the socket closes early; gives up after 30 s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +45,12 @@ static char *next_line(int fd)
 /* Send one command and return its reply, skipping asynchronous events. */
 static char *execute(int fd, const char *cmd)
 {
-	char req[256];
+	char req[1024];
 	char *line;
-	int len = snprintf(req, sizeof(req), "{\"execute\": \"%s\"}\n", cmd);
+	int len = snprintf(req, sizeof(req),
+			   cmd[0] == '{' ? "%s\n" : "{\"execute\": \"%s\"}\n", cmd);
 
-	if (write(fd, req, len) != len)
+	if (len >= (int)sizeof(req) || write(fd, req, len) != len)
 		return NULL;
 	while ((line = next_line(fd)) && strstr(line, "\"event\""))
 		;
@@ -65,6 +67,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: qmp SOCKET COMMAND...\n");
 		return 2;
 	}
+	alarm(30);	/* a QEMU that stops answering must not hang the test */
 	strncpy(sa.sun_path, argv[1], sizeof(sa.sun_path) - 1);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
