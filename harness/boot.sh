@@ -2,6 +2,7 @@
 # Boot the test VM under QEMU (TCG, AMD SVM) once: boot.sh NAME MODE
 #   MODE is the guest's harness= mode (check, demo, shell).
 # Console: $LOGS/NAME/console.log; test output: $LOGS/NAME/results.log.
+# QEMU_ARGS: more QEMU options (say "-d cpu_reset -D FILE" to see a reset).
 # Fails on a timeout, a guest that did not reach its end, or a kernel splat.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +23,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -cpu max,l
       -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
       -append "console=ttyS0 intel_iommu=on panic=-1 oops=panic harness=$mode ${KERNEL_ARGS:-}"
       -device intel-iommu,intremap=on,snoop-control=on
-      -device edu -device edu)
+      -device edu -device edu ${QEMU_ARGS:-})
 
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}" -serial mon:stdio -serial null
