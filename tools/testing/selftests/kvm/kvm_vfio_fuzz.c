@@ -23,9 +23,12 @@
  * replays from its seed.  When all threads are done, every group must be
  * free again: it opens, and a fresh container accepts it.
  *
- * Usage: kvm_vfio_fuzz [-b] [-s SEED] [-t THREADS] [-n OPS_PER_THREAD]
+ * Usage: kvm_vfio_fuzz [-b] [-s SEED] [-t THREADS] [-n OPS_PER_THREAD] [-w SECS]
  * Without -s it runs a fixed seed, then a random one; both are printed.
  * -b checks the return values only, for a kernel without the series.
+ * A thread that stays at one step for SECS seconds (default 120, 0: never)
+ * is reported as stalled, with its kernel stack and what its VM's
+ * statistics do meanwhile, and the run fails.
  * The VFIO files come from the environment variables kvm_vfio_test uses.
  */
 #include <errno.h>
@@ -57,6 +60,7 @@
 #define DEFAULT_THREADS		4
 #define DEFAULT_OPS		1500
 #define MAX_THREADS		32
+#define DEFAULT_STALL_SECS	120
 
 #define MAX_FILES		8
 #define NR_DUPS			4
@@ -102,6 +106,7 @@ static unsigned long total_ops;	/* all threads, this run */
 static int run_threads;
 static bool wbinvd_exits = true;	/* does a guest WBINVD reach KVM? */
 static bool base_mode;		/* -b: no statistics to check (a base kernel) */
+static int stall_secs = DEFAULT_STALL_SECS;	/* -w */
 static long page_size;
 
 enum stat_id {
@@ -160,6 +165,8 @@ struct slot {
 
 struct fuzzer {
 	int tid;
+	pid_t ktid;			/* the thread's task, for its kernel stack */
+	bool done;			/* written last, atomically */
 	uint64_t rng;
 	unsigned long step, ops;
 	char what[160];
@@ -915,6 +922,7 @@ static void *fuzz_thread(void *arg)
 	struct fuzzer *f = arg;
 	int i;
 
+	f->ktid = gettid();
 	f->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	f->efd = eventfd(0, EFD_CLOEXEC);
 	f->none_page = mmap(NULL, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1028,7 +1036,129 @@ static void *fuzz_thread(void *arg)
 	close(f->efd);
 	if (f->fn.fd >= 0)
 		close(f->fn.fd);
+	__atomic_store_n(&f->done, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Print a file of /proc or debugfs, each line after @prefix. */
+static void print_file(const char *path, const char *prefix)
+{
+	char buf[4096], *line, *save;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		printf("%s(%s: %s)\n", prefix, path, strerror(errno));
+		return;
+	}
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("%s%s\n", prefix, line);
+}
+
+/* What moves in a VM that does not return: KVM's statistics, in debugfs. */
+static const char * const stall_stat[] = {
+	"exits", "wbinvd_exits", "wbinvd_flushes", "pf_taken", "pf_fixed",
+	"pf_spurious", "pf_emulate", "pf_guest", "io_exits", "mmio_exits",
+	"halt_exits", "irq_exits", "request_irq_exits", "signal_exits",
+	"insn_emulation", "insn_emulation_fail", "tlb_flush", "nmi_injections",
+	"irq_injections", "guest_mode", "mmu_unsync", "remote_tlb_flush",
+};
+
+static void read_stall_stats(struct fuzzer *f, uint64_t *val)
+{
+	char path[128], buf[32];
+	unsigned int i;
+	ssize_t n;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(stall_stat); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/%s",
+			 getpid(), f->vm->fd, stall_stat[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		val[i] = n > 0 ? strtoull(buf, NULL, 0) : ~0ull;
+	}
+}
+
+/*
+ * A thread has been at one step for stall_secs: show where it is in the
+ * kernel (three samples of its stack, a second apart) and which of its
+ * VM's statistics move meanwhile, ask the kernel for every CPU's backtrace
+ * and the blocked tasks (SysRq l and w, on the console), and fail.
+ */
+static void __noreturn stalled(struct fuzzer *f)
+{
+	uint64_t before[ARRAY_SIZE(stall_stat)], after[ARRAY_SIZE(stall_stat)];
+	struct kvm_vm *vm = f->vm;
+	char path[64];
+	unsigned int i;
+	int fd;
+
+	flockfile(stdout);
+	printf("# STALL: seed %#" PRIx64 ", thread %d (task %d) at step %lu for %d s: %s\n",
+	       run_seed, f->tid, f->ktid, f->step, stall_secs, f->what);
+	if (vm)
+		read_stall_stats(f, before);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", f->ktid);
+	for (i = 0; i < 3; i++) {
+		printf("#   kernel stack, sample %u:\n", i + 1);
+		print_file(path, "#     ");
+		sleep(1);
+	}
+	if (vm) {
+		read_stall_stats(f, after);
+		printf("#   VM statistics over the last 3 s (debugfs %d-%d):\n",
+		       getpid(), vm->fd);
+		for (i = 0; i < ARRAY_SIZE(stall_stat); i++)
+			if (before[i] != ~0ull)
+				printf("#     %s %" PRIu64 " -> %" PRIu64 "\n",
+				       stall_stat[i], before[i], after[i]);
+	}
+	funlockfile(stdout);
+	fflush(stdout);
+	fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "l", 1) != 1 || write(fd, "w", 1) != 1)
+			printf("# SysRq: %s\n", strerror(errno));
+		close(fd);
+	}
+	mismatch(f, "no progress for %d s", stall_secs);
+}
+
+/* Wait for the threads, and report one that stops advancing. */
+static void watch(struct fuzzer *fz, int threads)
+{
+	unsigned long last[MAX_THREADS];
+	int idle[MAX_THREADS] = { 0 };
+	int i, left;
+
+	for (i = 0; i < threads; i++)
+		last[i] = ~0ul;
+	do {
+		sleep(1);
+		left = 0;
+		for (i = 0; i < threads; i++) {
+			unsigned long step = __atomic_load_n(&fz[i].step, __ATOMIC_RELAXED);
+
+			if (__atomic_load_n(&fz[i].done, __ATOMIC_ACQUIRE))
+				continue;
+			left++;
+			if (step != last[i]) {
+				last[i] = step;
+				idle[i] = 0;
+			} else if (stall_secs && ++idle[i] >= stall_secs) {
+				stalled(&fz[i]);
+			}
+		}
+	} while (left);
 }
 
 static void open_files(void)
@@ -1118,6 +1248,7 @@ static bool run(uint64_t seed, int threads, unsigned long ops)
 		TEST_ASSERT(!pthread_create(&th[i], NULL, fuzz_thread, &fz[i]),
 			    "pthread_create");
 	}
+	watch(fz, threads);
 	for (i = 0; i < threads; i++) {
 		pthread_join(th[i], NULL);
 		for (j = 0; j < NR_OPS; j++)
@@ -1161,7 +1292,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	bool have_seed = false;
 
-	while ((opt = getopt(argc, argv, "bs:t:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "bs:t:n:w:")) != -1) {
 		switch (opt) {
 		case 'b':
 			base_mode = true;
@@ -1176,13 +1307,18 @@ int main(int argc, char **argv)
 		case 'n':
 			ops = strtoul(optarg, NULL, 0);
 			break;
+		case 'w':
+			stall_secs = atoi(optarg);
+			break;
 		default:
-			ksft_exit_fail_msg("usage: %s [-b] [-s SEED] [-t THREADS] [-n OPS]\n",
-					   argv[0]);
+			ksft_exit_fail_msg("usage: %s [-b] [-s SEED] [-t THREADS] [-n OPS] %s\n",
+					   argv[0], "[-w SECS]");
 		}
 	}
 	if (threads <= 0 || threads > MAX_THREADS)
 		ksft_exit_fail_msg("-t: 1 to %d threads\n", MAX_THREADS);
+	/* Each line out as it is printed: a killed run keeps what it said. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	ksft_print_header();
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_DEVICE_CTRL));
 	page_size = getpagesize();
