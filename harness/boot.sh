@@ -23,7 +23,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -cpu max,l
       -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
       -append "console=ttyS0 intel_iommu=on panic=-1 oops=panic harness=$mode ${KERNEL_ARGS:-}"
       -device intel-iommu,intremap=on,snoop-control=on
-      -device edu -device edu ${QEMU_ARGS:-})
+      -device edu -device edu ${QEMU_ARGS:-})	# unquoted: split into words
 
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}" -serial mon:stdio -serial null

@@ -61,6 +61,7 @@
 #define DEFAULT_OPS		1500
 #define MAX_THREADS		32
 #define DEFAULT_STALL_SECS	120
+#define USAGE			"[-b] [-s SEED] [-t THREADS] [-n OPS] [-w SECS]"
 
 #define MAX_FILES		8
 #define NR_DUPS			4
@@ -166,6 +167,8 @@ struct slot {
 struct fuzzer {
 	int tid;
 	pid_t ktid;			/* the thread's task, for its kernel stack */
+	int vm_fd;			/* its VM's fd, -1 if none: for debugfs */
+	unsigned long beat;		/* the step, for watch() (atomic) */
 	bool done;			/* written last, atomically */
 	uint64_t rng;
 	unsigned long step, ops;
@@ -207,28 +210,43 @@ static unsigned int pick(struct fuzzer *f, unsigned int n)
 	return (rnd(f) >> 11) % n;
 }
 
-static void __printf(2, 3) __noreturn
-mismatch(struct fuzzer *f, const char *fmt, ...)
+static void __noreturn vfail(struct fuzzer *f, const char *tag, const char *why,
+			     const char *fmt, va_list ap)
 {
 	static int reported;
-	va_list ap;
 
-	/* The first thread to see a mismatch reports it and ends the process. */
+	/* The first thread to fail reports it and ends the process. */
 	if (__atomic_exchange_n(&reported, 1, __ATOMIC_SEQ_CST))
 		for (;;)
 			pause();
 	flockfile(stdout);
-	printf("# MISMATCH: seed %#" PRIx64 ", thread %d, step %lu", run_seed, f->tid, f->step);
+	printf("# %s: seed %#" PRIx64 ", thread %d, step %lu", tag, run_seed, f->tid, f->step);
 	printf(" (%lu operations in all threads): %s\n#   ",
 	       __atomic_load_n(&total_ops, __ATOMIC_RELAXED), f->what);
-	va_start(ap, fmt);
 	vprintf(fmt, ap);
-	va_end(ap);
 	printf("\n# replay: kvm_vfio_fuzz%s -s %#" PRIx64 " -t %d -n %lu\n",
 	       base_mode ? " -b" : "", run_seed, run_threads, f->ops);
 	funlockfile(stdout);
 	fflush(stdout);
-	ksft_exit_fail_msg("the kernel and the model disagree\n");
+	ksft_exit_fail_msg("%s\n", why);
+}
+
+static void __printf(2, 3) __noreturn
+mismatch(struct fuzzer *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(f, "MISMATCH", "the kernel and the model disagree", fmt, ap);
+}
+
+static void __printf(2, 3) __noreturn
+stall_fail(struct fuzzer *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(f, "STALL", "a thread stopped advancing", fmt, ap);
 }
 
 static const char *errname(int ret, int err)
@@ -375,6 +393,9 @@ static void vm_new(struct fuzzer *f)
 	for (i = 0; i < NR_SLOTS; i++)
 		f->slot[i] = (struct slot){ .hva = f->slot[i].hva };
 	f->nc_cap = vm_check_cap(f->vm, KVM_CAP_MEMSLOT_NON_COHERENT_DMA) > 0;
+	/* debugfs names the VM's directory after the creating thread. */
+	f->ktid = gettid();
+	__atomic_store_n(&f->vm_fd, f->vm->fd, __ATOMIC_RELAXED);
 	stats_open(&f->vm_stats, __vm_ioctl(f->vm, KVM_GET_STATS_FD, NULL),
 		   stat_name, NR_STATS);
 }
@@ -400,6 +421,7 @@ static void vm_destroy(struct fuzzer *f, bool bridge_last)
 	f->vcpu = NULL;
 	if (!bridge_last)
 		bridge_close(f);
+	__atomic_store_n(&f->vm_fd, -1, __ATOMIC_RELAXED);
 	/* The bridge fd holds the VM: it goes when both fds are closed. */
 	kvm_vm_free(f->vm);
 	if (bridge_last && bridge >= 0)
@@ -944,6 +966,8 @@ static void *fuzz_thread(void *arg)
 		unsigned int r = pick(f, 100);
 		enum op op;
 
+		__atomic_store_n(&f->beat, f->step, __ATOMIC_RELAXED);
+
 		if (r < 25)
 			op = OP_ADD;
 		else if (r < 45)
@@ -1024,6 +1048,8 @@ static void *fuzz_thread(void *arg)
 		check_stats(f);
 	}
 
+	__atomic_store_n(&f->beat, f->step, __ATOMIC_RELAXED);
+	snprintf(f->what, sizeof(f->what), "after the last step: destroy the VM, close the files");
 	vm_destroy(f, pick(f, 2));
 	for (i = 0; i < NR_DUPS; i++)
 		if (f->dup_fd[i] >= 0)
@@ -1041,23 +1067,30 @@ static void *fuzz_thread(void *arg)
 }
 
 /* Print a file of /proc or debugfs, each line after @prefix. */
-static void print_file(const char *path, const char *prefix)
+static void print_file(const char *path, const char *prefix, const char *if_empty)
 {
-	char buf[4096], *line, *save;
-	ssize_t n;
+	char buf[16384], *line, *save;
+	size_t len = 0;
+	ssize_t n = 0;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n < 0) {
+	if (fd < 0) {
 		printf("%s(%s: %s)\n", prefix, path, strerror(errno));
 		return;
 	}
-	buf[n] = 0;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	if (n < 0)
+		printf("%s(%s: %s)\n", prefix, path, strerror(errno));
+	close(fd);
+	buf[len] = 0;
+	if (!len)
+		printf("%s%s\n", prefix, if_empty);
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		printf("%s%s\n", prefix, line);
+	if (len == sizeof(buf) - 1)
+		printf("%s(cut at %zu bytes)\n", prefix, len);
 }
 
 /* What moves in a VM that does not return: KVM's statistics, in debugfs. */
@@ -1069,7 +1102,10 @@ static const char * const stall_stat[] = {
 	"irq_injections", "guest_mode", "mmu_unsync", "remote_tlb_flush",
 };
 
-static void read_stall_stats(struct fuzzer *f, uint64_t *val)
+#define NO_STAT	(~0ull)
+
+/* The statistics of the VM that thread @ktid created as fd @vm_fd. */
+static void read_stall_stats(pid_t ktid, int vm_fd, uint64_t *val)
 {
 	char path[128], buf[32];
 	unsigned int i;
@@ -1078,47 +1114,64 @@ static void read_stall_stats(struct fuzzer *f, uint64_t *val)
 
 	for (i = 0; i < ARRAY_SIZE(stall_stat); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/%s",
-			 getpid(), f->vm->fd, stall_stat[i]);
+			 ktid, vm_fd, stall_stat[i]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 		if (fd >= 0)
 			close(fd);
 		buf[n > 0 ? n : 0] = 0;
-		val[i] = n > 0 ? strtoull(buf, NULL, 0) : ~0ull;
+		val[i] = n > 0 ? strtoull(buf, NULL, 10) : NO_STAT;
 	}
 }
 
+static void print_stack(struct fuzzer *f)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", f->ktid);
+	print_file(path, "#     ",
+		   "(empty: the task is running on a CPU; see SysRq l on the console)");
+}
+
 /*
- * A thread has been at one step for stall_secs: show where it is in the
- * kernel (three samples of its stack, a second apart) and which of its
- * VM's statistics move meanwhile, ask the kernel for every CPU's backtrace
- * and the blocked tasks (SysRq l and w, on the console), and fail.
+ * Thread @f has been at one step for @secs seconds: show where every
+ * unfinished thread is (its step, its operation, its kernel stack; a thread
+ * that waits may wait for another), sample the stuck one's stack twice more
+ * a second apart and which of its VM's statistics move meanwhile, ask the
+ * kernel for every CPU's backtrace and the blocked tasks (SysRq l and w, on
+ * the console), and fail.  The stuck thread may still be running: only
+ * what it published atomically (its VM's fd) is used to reach its VM.
  */
-static void __noreturn stalled(struct fuzzer *f)
+static void __noreturn stalled(struct fuzzer *fz, int threads, struct fuzzer *f, int secs)
 {
 	uint64_t before[ARRAY_SIZE(stall_stat)], after[ARRAY_SIZE(stall_stat)];
-	struct kvm_vm *vm = f->vm;
-	char path[64];
+	int vm_fd = __atomic_load_n(&f->vm_fd, __ATOMIC_RELAXED);
 	unsigned int i;
 	int fd;
 
 	flockfile(stdout);
-	printf("# STALL: seed %#" PRIx64 ", thread %d (task %d) at step %lu for %d s: %s\n",
-	       run_seed, f->tid, f->ktid, f->step, stall_secs, f->what);
-	if (vm)
-		read_stall_stats(f, before);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", f->ktid);
-	for (i = 0; i < 3; i++) {
-		printf("#   kernel stack, sample %u:\n", i + 1);
-		print_file(path, "#     ");
-		sleep(1);
+	printf("# STALL: seed %#" PRIx64 ", thread %d at step %lu for %d s\n",
+	       run_seed, f->tid, __atomic_load_n(&f->beat, __ATOMIC_RELAXED), secs);
+	for (i = 0; i < (unsigned int)threads; i++) {
+		if (__atomic_load_n(&fz[i].done, __ATOMIC_ACQUIRE))
+			continue;
+		printf("#   thread %d (task %d), step %lu: %s\n", fz[i].tid, fz[i].ktid,
+		       __atomic_load_n(&fz[i].beat, __ATOMIC_RELAXED), fz[i].what);
+		print_stack(&fz[i]);
 	}
-	if (vm) {
-		read_stall_stats(f, after);
-		printf("#   VM statistics over the last 3 s (debugfs %d-%d):\n",
-		       getpid(), vm->fd);
+	if (vm_fd >= 0)
+		read_stall_stats(f->ktid, vm_fd, before);
+	for (i = 2; i <= 3; i++) {
+		sleep(1);
+		printf("#   thread %d, kernel stack, sample %u:\n", f->tid, i);
+		print_stack(f);
+	}
+	sleep(1);
+	if (vm_fd >= 0) {
+		read_stall_stats(f->ktid, vm_fd, after);
+		printf("#   its VM's statistics over 3 s (debugfs kvm/%d-%d):\n", f->ktid, vm_fd);
 		for (i = 0; i < ARRAY_SIZE(stall_stat); i++)
-			if (before[i] != ~0ull)
+			if (before[i] != NO_STAT && after[i] != NO_STAT)
 				printf("#     %s %" PRIu64 " -> %" PRIu64 "\n",
 				       stall_stat[i], before[i], after[i]);
 	}
@@ -1130,7 +1183,7 @@ static void __noreturn stalled(struct fuzzer *f)
 			printf("# SysRq: %s\n", strerror(errno));
 		close(fd);
 	}
-	mismatch(f, "no progress for %d s", stall_secs);
+	stall_fail(f, "no progress for %d s", secs);
 }
 
 /* Wait for the threads, and report one that stops advancing. */
@@ -1146,16 +1199,16 @@ static void watch(struct fuzzer *fz, int threads)
 		sleep(1);
 		left = 0;
 		for (i = 0; i < threads; i++) {
-			unsigned long step = __atomic_load_n(&fz[i].step, __ATOMIC_RELAXED);
+			unsigned long beat = __atomic_load_n(&fz[i].beat, __ATOMIC_RELAXED);
 
 			if (__atomic_load_n(&fz[i].done, __ATOMIC_ACQUIRE))
 				continue;
 			left++;
-			if (step != last[i]) {
-				last[i] = step;
+			if (beat != last[i]) {
+				last[i] = beat;
 				idle[i] = 0;
 			} else if (stall_secs && ++idle[i] >= stall_secs) {
-				stalled(&fz[i]);
+				stalled(fz, threads, &fz[i], idle[i]);
 			}
 		}
 	} while (left);
@@ -1309,10 +1362,11 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			stall_secs = atoi(optarg);
+			if (stall_secs < 0 || (!stall_secs && strcmp(optarg, "0")))
+				ksft_exit_fail_msg("-w: seconds, 0 for never\n");
 			break;
 		default:
-			ksft_exit_fail_msg("usage: %s [-b] [-s SEED] [-t THREADS] [-n OPS] %s\n",
-					   argv[0], "[-w SECS]");
+			ksft_exit_fail_msg("usage: %s %s\n", argv[0], USAGE);
 		}
 	}
 	if (threads <= 0 || threads > MAX_THREADS)
