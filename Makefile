@@ -4,6 +4,8 @@
 #   make check-vmx only the Bochs boot (Intel VMX with EPT) and its summary
 #   make stress   kvm_vfio_fuzz at scale: 10^6 operations on the QEMU boot,
 #                 a shorter run under Bochs (harness/stress*.list); not in CI
+#   make bench    the series against the unpatched base, side by side under
+#                 QEMU and Bochs: tables and plots in build/bench/; not in CI
 #   make shell    the test VM with an interactive shell
 #   make tree     only assemble build/<base>/linux (base + series as commits)
 #   make series   the series as patches with a cover letter, in build/<base>/series
@@ -16,7 +18,7 @@
 #            DEBUG_CONFIG=none, BOOT_TIMEOUT=s, BOCHS_STALL=s,
 #            BASE_TARBALL=file BASE_SHA256=sum|any, BASE_TREE=dir (see README.md)
 H := harness
-export BASE SERIES SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
+export BASE SERIES BENCH_BOOTS SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT BASE_TARBALL BASE_SHA256 BASE_TREE KERNEL_ARGS
 # Exported even when unset (then as ""): the Bochs boot's default arguments
 # are set here so that an unset variable does not clear them.
 # memmap= reserves 4 MiB of RAM outside the direct map for
@@ -24,7 +26,7 @@ export BASE SERIES SELFTESTS SELFTESTS_VMX BUILD JOBS DEBUG_CONFIG BOOT_TIMEOUT 
 BOCHS_KERNEL_ARGS ?= kmemleak=off noxsave memmap=4M$$0x40000000
 export BOCHS_STALL BOCHS_KERNEL_ARGS
 
-.PHONY: all demo check check-vmx stress shell deps tree kernel payload clean
+.PHONY: all demo check check-vmx stress bench shell deps tree kernel payload clean
 .PHONY: series series-check
 all: demo
 
@@ -65,6 +67,9 @@ stress: kernel
 	@$(H)/build.sh initramfs
 	@$(H)/build.sh initramfs-vmx
 	@$(H)/check.sh check vmx
+
+bench: kernel
+	@$(H)/bench.sh
 
 shell: payload
 	@$(H)/boot.sh shell shell

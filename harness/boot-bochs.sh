@@ -16,13 +16,15 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
 # BOCHS_CPUS=2 lets the tests' two-CPU cases run, at 3-4 times the wall time.
 BOCHS_CPUS=${BOCHS_CPUS:-1}
 BOCHS_STALL=${BOCHS_STALL:-600}
-INITRD=$OUT/initramfs-vmx.cpio.gz
+# KERNEL, INITRD: another bzImage or initramfs than the build's (make bench).
+KERNEL=${KERNEL:-$OBJ/arch/x86/boot/bzImage}
+INITRD=${INITRD:-$OUT/initramfs-vmx.cpio.gz}
 # kmemleak doubles the boot under Bochs and there made RCU warn of a stalled
 # grace period (README.md); the QEMU boot scans for leaks.  KASAN and lockdep
 # stay on.  memmap= reserves RAM outside the direct map for
 # noncoherent_memslot_test's /dev/mem case.
 BOCHS_KERNEL_ARGS=${BOCHS_KERNEL_ARGS-kmemleak=off noxsave memmap=4M\$0x40000000}
-for f in "$OBJ/arch/x86/boot/bzImage" "$INITRD"; do
+for f in "$KERNEL" "$INITRD"; do
 	[ -f "$f" ] || die "$f is missing (make kernel; harness/build.sh initramfs-vmx)"
 done
 rm -rf "$dir"; mkdir -p "$dir/iso/isolinux"
@@ -31,7 +33,7 @@ rm -rf "$dir"; mkdir -p "$dir/iso/isolinux"
 # The ISO: isolinux loads the kernel and the initramfs.
 iso=$dir/iso
 cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
-cp "$OBJ/arch/x86/boot/bzImage" "$iso/bzimage"
+cp "$KERNEL" "$iso/bzimage"
 cp "$INITRD" "$iso/initrd.gz"
 cat >"$iso/isolinux/isolinux.cfg" <<EOF
 DEFAULT linux

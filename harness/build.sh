@@ -173,4 +173,23 @@ initramfs-vmx() {
 	pack "$(vmx_list)" initramfs-vmx.cpio.gz
 }
 
+# make bench: harness/bench/noncoherent_bench.c, built once against this
+# tree's selftest library (it is no selftest of the series: the file is
+# copied in for the build and removed), and the two boots' initramfs.  The
+# same binary then runs on the unpatched base and on the series.
+bench() {
+	STEP=bench
+	local src=$TREE/tools/testing/selftests/kvm/x86/noncoherent_bench.c
+	step "building the benchmark (log: $LOGS/bench-build.log)"
+	cp "$TOP/harness/bench/noncoherent_bench.c" "$src"
+	trap 'rm -f "$src"' EXIT
+	logged "$LOGS/bench-build.log" make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
+		OUTPUT="$OUT/selftests/kvm" CC="ccache gcc" \
+		KHDR_INCLUDES="-isystem $OBJ/usr/include" EXTRA_CFLAGS=-static \
+		"TEST_GEN_PROGS_$SELFTEST_ARCH=x86/noncoherent_bench" \
+		"TEST_GEN_PROGS_EXTENDED_$SELFTEST_ARCH=" "TEST_PROGS_$SELFTEST_ARCH="
+	pack "$TOP/harness/bench.list" initramfs-bench.cpio.gz
+	pack "$TOP/harness/bench-vmx.list" initramfs-bench-vmx.cpio.gz
+}
+
 "$@"

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""make bench's tables and plots: bench.py OUTDIR LOGS BOOT...
+
+Reads the BENCH lines of LOGS/bench-BOOT-{base,series}/results.log (see
+harness/bench/noncoherent_bench.c), prints one table per boot with the base,
+the series and their ratio, and writes into OUTDIR: BOOT.txt (that table),
+BOOT.tsv (every figure) and, with gnuplot, BOOT-scaling.png (faults and
+pages unmapped against the VM's size) and BOOT-bridge.png (ADD and DEL
+latency against the files attached).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+BOOTS = {"qemu": "QEMU, AMD SVM with NPT, 2 CPUs",
+         "vmx": "Bochs, Intel VMX with EPT, 1 CPU"}
+KERNELS = ("base", "series")
+
+
+def read(path):
+    """{(table, row, column): (median, min, max, runs)} and the # lines."""
+    figs, notes = {}, []
+    if not os.path.exists(path):
+        return figs, [f"# {path} is missing"]
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if line.startswith("BENCH\t"):
+                _, table, row, col, med, lo, hi, n = line.split("\t")
+                figs[(table, row, col)] = (med, lo, hi, int(n))
+            elif line.startswith("# ") and not line.startswith("# vfio:"):
+                notes.append(line)
+    return figs, notes
+
+
+def fmt(fig):
+    if fig is None or fig[3] == 0:
+        return "n/a"
+    med, lo, hi, n = fig
+    if n == 1 or lo == hi:
+        return med
+    return f"{med} [{lo}-{hi}]"
+
+
+def ratio(b, s):
+    try:
+        b, s = float(b[0]), float(s[0])
+    except (TypeError, ValueError):
+        return "-"
+    if b == 0:
+        return "=" if s == 0 else "-"
+    return f"{s / b:.2f}"
+
+
+def table(boot, base, series):
+    keys = list(dict.fromkeys(list(base) + list(series)))
+    head = ("table", "row", "figure (median [min-max])", "base", "series", "series/base")
+    rows = [(t, r, c, fmt(base.get((t, r, c))), fmt(series.get((t, r, c))),
+             ratio(base.get((t, r, c)), series.get((t, r, c)))) for t, r, c in keys]
+    w = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
+    out = [f"== {boot}: {BOOTS.get(boot, boot)}; base = unpatched, series = patched"]
+    for x in [head] + rows:
+        out.append("  ".join(v.ljust(w[i]) for i, v in enumerate(x)).rstrip())
+    return "\n".join(out), rows
+
+
+def plot(outdir, boot, base, series):
+    """Two PNGs, if gnuplot is here; returns their paths."""
+    if not shutil.which("gnuplot"):
+        print("    no gnuplot: plots skipped (apt-get install gnuplot-nox)")
+        return []
+    pngs = []
+    # Scaling: faults against the VM size, per kernel and setting.
+    series_data = []
+    for kname, figs in (("base", base), ("series", series)):
+        for setting in ("group", "flag"):
+            pts = []
+            for (t, r, c), v in figs.items():
+                m = re.match(r"(\d+) MiB, (\w+)$", r)
+                if t == "scaling" and c == "faults" and m and m.group(2) == setting and v[3]:
+                    pts.append((int(m.group(1)), float(v[0])))
+            if pts:
+                series_data.append((f"{kname}, by {setting}", sorted(pts)))
+    bridge_data = []
+    for kname, figs in (("base", base), ("series", series)):
+        for col in ("ADD us", "DEL us"):
+            pts = []
+            for (t, r, c), v in figs.items():
+                m = re.match(r"(\d+) files attached$", r)
+                if t == "bridge" and c == col and m and v[3]:
+                    pts.append((int(m.group(1)), float(v[0])))
+            if pts:
+                bridge_data.append((f"{kname}, {col.split()[0]}", sorted(pts)))
+    for name, data, xl, yl, title in (
+            ("scaling", series_data, "VM size (MiB)",
+             "faults to touch the VM again",
+             "Making 2 MiB non-coherent: whole VM (group) or one memslot (flag)"),
+            ("bridge", bridge_data, "files attached", "latency (us, median)",
+             "KVM_DEV_VFIO_FILE ADD and DEL of one more file")):
+        if not data:
+            continue
+        dat = os.path.join(outdir, f"{boot}-{name}.dat")
+        with open(dat, "w") as f:
+            for label, pts in data:
+                f.write(f'"{label}"\n')
+                for x, y in pts:
+                    f.write(f"{x} {y}\n")
+                f.write("\n\n")
+        png = os.path.join(outdir, f"{boot}-{name}.png")
+        plots = ", ".join(f"'{dat}' index {i} with linespoints title columnheader(1)"
+                          for i in range(len(data)))
+        script = (f"set terminal png size 900,560\nset output '{png}'\n"
+                  f"set title \"{title} ({BOOTS.get(boot, boot)})\"\n"
+                  f"set xlabel '{xl}'\nset ylabel '{yl}'\nset key left top\n"
+                  f"set grid\nplot {plots}\n")
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        pngs.append(png)
+    return pngs
+
+
+def main():
+    outdir, logs, boots = sys.argv[1], sys.argv[2], sys.argv[3:]
+    os.makedirs(outdir, exist_ok=True)
+    for boot in boots:
+        (base, bnotes), (series, snotes) = (
+            read(os.path.join(logs, f"bench-{boot}-{k}", "results.log")) for k in KERNELS)
+        text, rows = table(boot, base, series)
+        notes = [f"base:   {n[2:]}" for n in bnotes] + [f"series: {n[2:]}" for n in snotes]
+        text += "\n" + "\n".join("  " + n for n in notes) + "\n"
+        print(text)
+        with open(os.path.join(outdir, f"{boot}.txt"), "w") as f:
+            f.write(text)
+        with open(os.path.join(outdir, f"{boot}.tsv"), "w") as f:
+            f.write("table\trow\tfigure\tbase\tseries\tseries/base\n")
+            for r in rows:
+                f.write("\t".join(r) + "\n")
+        for png in plot(outdir, boot, base, series):
+            print(f"    plot: {png}")
+
+
+if __name__ == "__main__":
+    main()
