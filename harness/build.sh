@@ -182,7 +182,7 @@ bench() {
 	local src=$TREE/tools/testing/selftests/kvm/x86/noncoherent_bench.c
 	step "building the benchmark (log: $LOGS/bench-build.log)"
 	cp "$TOP/harness/bench/noncoherent_bench.c" "$src"
-	trap 'rm -f "$src"' EXIT
+	trap "rm -f '$src'" EXIT
 	logged "$LOGS/bench-build.log" make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
 		OUTPUT="$OUT/selftests/kvm" CC="ccache gcc" \
 		KHDR_INCLUDES="-isystem $OBJ/usr/include" EXTRA_CFLAGS=-static \

@@ -261,9 +261,11 @@ static void bench_scaling(const uint64_t *sizes, int nr_sizes, int runs)
 				printf("# %s: no non-coherent VFIO group here\n", row);
 				continue;
 			}
-			if (s == BY_FLAG && !flag_supported(vm))
+			if (s == BY_FLAG && !flag_supported(vm)) {
 				printf("# %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n", row);
-			for (r = 0; r < runs && (s != BY_FLAG || flag_supported(vm)); r++) {
+				continue;
+			}
+			for (r = 0; r < runs; r++) {
 				uint64_t pf = vcpu_get_stat(vcpu, pf_taken), z, zp, t;
 				struct spte_trace tr;
 
@@ -320,9 +322,14 @@ static void bench_memtype(uint64_t size_mb)
 			printf("# %s: IGNORE_GUEST_PAT cannot be disabled here\n", row);
 			goto out;
 		}
-		if ((s == BY_GROUP && noncoherent_group < 0) ||
-		    (s == BY_FLAG && !flag_supported(vm)))
-			goto na;
+		if (s == BY_GROUP && noncoherent_group < 0) {
+			printf("# %s: no non-coherent VFIO group here\n", row);
+			goto out;
+		}
+		if (s == BY_FLAG && !flag_supported(vm)) {
+			printf("# %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n", row);
+			goto out;
+		}
 		set_noncoherent(vm, bridge, s, true);
 		spte_trace_start(0, 0);
 		guest_run(vcpu, OP_TOUCH, TEST_GPA, all, 0);
@@ -335,7 +342,6 @@ static void bench_memtype(uint64_t size_mb)
 		spte_trace_free(&tr);
 		add(&honour, n);
 		add(&mapped, any);
-na:
 		print_figure("memtype", row, "pages honouring guest PAT", &honour);
 		print_figure("memtype", row, "pages mapped", &mapped);
 out:
@@ -420,7 +426,7 @@ static void bench_wbinvd(int count, int runs)
 		}
 		print_figure("wbinvd", rows[row], "WBINVD exits/s", &rate);
 		print_figure("wbinvd", rows[row], "CPUs flushed per WBINVD", &cpus);
-		print_figure("wbinvd", rows[row], "us per WBINVD exit", &us);
+		print_figure("wbinvd", rows[row], "us per run (1 WBINVD)", &us);
 out:
 		pin(0);
 		close(bridge);
