@@ -20,10 +20,11 @@ KERNELS = ("base", "series")
 
 
 def read(path):
-    """{(table, row, column): (median, min, max, runs)} and the # lines."""
+    """{(table, row, column): (median, min, max, runs)} and what to say:
+    the benchmark's "# " lines, a non-zero exit status, assertion lines."""
     figs, notes = {}, []
     if not os.path.exists(path):
-        return figs, [f"# {path} is missing"]
+        return figs, [f"{path} is missing"]
     with open(path, errors="replace") as f:
         for line in f:
             line = line.rstrip("\r\n")
@@ -31,7 +32,12 @@ def read(path):
                 _, table, row, col, med, lo, hi, n = line.split("\t")
                 figs[(table, row, col)] = (med, lo, hi, int(n))
             elif line.startswith("# ") and not line.startswith("# vfio:"):
-                notes.append(line)
+                notes.append(line[2:])
+            elif line.startswith("=== END ") and not line.endswith(" rc=0") \
+                    and " rc=0 " not in line:
+                notes.append("FAILED: " + line[8:])
+            elif "Assertion" in line or line.startswith("  ") and "noncoherent_bench.c" in line:
+                notes.append("FAILED: " + line.strip())
     return figs, notes
 
 
@@ -55,12 +61,22 @@ def ratio(b, s):
 
 
 def table(boot, base, series):
+    """Rows of both kernels, each table's rows together; then, where the
+    series flags a memslot and the base can only attach a non-coherent
+    group, the two ways side by side ("base: group, series: flag")."""
     keys = list(dict.fromkeys(list(base) + list(series)))
-    head = ("table", "row", "figure (median [min-max])", "base", "series", "series/base")
+    order = list(dict.fromkeys(t for t, _, _ in keys))
+    keys.sort(key=lambda k: order.index(k[0]))
     rows = [(t, r, c, fmt(base.get((t, r, c))), fmt(series.get((t, r, c))),
              ratio(base.get((t, r, c)), series.get((t, r, c)))) for t, r, c in keys]
+    for t, r, c in keys:
+        if r.endswith(", flag") and (t, r[:-4] + "group", c) in base:
+            b = base[(t, r[:-4] + "group", c)]
+            rows.append((t + " (base: group, series: flag)", r[:-6], c, fmt(b),
+                         fmt(series.get((t, r, c))), ratio(b, series.get((t, r, c)))))
+    head = ("table", "row", "figure (median [min-max])", "base", "series", "series/base")
     w = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
-    out = [f"== {boot}: {BOOTS.get(boot, boot)}; base = unpatched, series = patched"]
+    out = [f"== {boot}: {BOOTS.get(boot, boot)}; base = unpatched 7.3.4, series = patched"]
     for x in [head] + rows:
         out.append("  ".join(v.ljust(w[i]) for i, v in enumerate(x)).rstrip())
     return "\n".join(out), rows
@@ -127,7 +143,7 @@ def main():
         (base, bnotes), (series, snotes) = (
             read(os.path.join(logs, f"bench-{boot}-{k}", "results.log")) for k in KERNELS)
         text, rows = table(boot, base, series)
-        notes = [f"base:   {n[2:]}" for n in bnotes] + [f"series: {n[2:]}" for n in snotes]
+        notes = [f"base:   {n}" for n in bnotes] + [f"series: {n}" for n in snotes]
         text += "\n" + "\n".join("  " + n for n in notes) + "\n"
         print(text)
         with open(os.path.join(outdir, f"{boot}.txt"), "w") as f:

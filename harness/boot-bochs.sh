@@ -16,9 +16,9 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
 # BOCHS_CPUS=2 lets the tests' two-CPU cases run, at 3-4 times the wall time.
 BOCHS_CPUS=${BOCHS_CPUS:-1}
 BOCHS_STALL=${BOCHS_STALL:-600}
-# KERNEL, INITRD: another bzImage or initramfs than the build's (make bench).
-KERNEL=${KERNEL:-$OBJ/arch/x86/boot/bzImage}
-INITRD=${INITRD:-$OUT/initramfs-vmx.cpio.gz}
+# BOOT_KERNEL, BOOT_INITRD: another bzImage or initramfs than the build's (make bench).
+KERNEL=${BOOT_KERNEL:-$OBJ/arch/x86/boot/bzImage}
+INITRD=${BOOT_INITRD:-$OUT/initramfs-vmx.cpio.gz}
 # kmemleak doubles the boot under Bochs and there made RCU warn of a stalled
 # grace period (README.md); the QEMU boot scans for leaks.  KASAN and lockdep
 # stay on.  memmap= reserves RAM outside the direct map for

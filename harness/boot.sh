@@ -3,7 +3,7 @@
 #   MODE is the guest's harness= mode (check, demo, shell).
 # Console: $LOGS/NAME/console.log; test output: $LOGS/NAME/results.log.
 # QEMU_ARGS: more QEMU options (say "-d cpu_reset -D FILE" to see a reset).
-# KERNEL, INITRD: another bzImage or initramfs than the build's (make bench).
+# BOOT_KERNEL, BOOT_INITRD: another bzImage or initramfs than the build's (make bench).
 # Fails on a timeout, a guest that did not reach its end, or a kernel splat.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +21,7 @@ rm -rf "$dir"; mkdir -p "$dir"
 # reproduces with la57 on every time, and never with la57=off).
 qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -cpu max,la57=off
       -m 3G -smp 2 -no-reboot -display none -monitor none
-      -kernel "${KERNEL:-$OBJ/arch/x86/boot/bzImage}" -initrd "${INITRD:-$OUT/initramfs.cpio.gz}"
+      -kernel "${BOOT_KERNEL:-$OBJ/arch/x86/boot/bzImage}" -initrd "${BOOT_INITRD:-$OUT/initramfs.cpio.gz}"
       -append "console=ttyS0 intel_iommu=on panic=-1 oops=panic harness=$mode ${KERNEL_ARGS:-}"
       -device intel-iommu,intremap=on,snoop-control=on
       -device edu -device edu ${QEMU_ARGS:-})	# unquoted: split into words

@@ -191,6 +191,9 @@ static struct kvm_vm *bench_vm(uint64_t size, struct kvm_vcpu **vcpu)
 	return vm;
 }
 
+/* The SPTE tracepoint fires for the TDP MMU only (kvm.tdp_mmu=Y). */
+static bool spte_counts;
+
 /* VFIO files of the test VM (harness/guest/init): a non-coherent group. */
 static int noncoherent_group = -1;
 
@@ -206,7 +209,10 @@ static void file_op(int bridge, int fd, uint64_t op)
 	kvm_device_attr_set(bridge, KVM_DEV_VFIO_FILE, op, &fd);
 }
 
-/* SPTEs that stopped mapping memory, and the 4K pages they mapped. */
+/*
+ * SPTEs zapped (a leaf that became non-present; a huge page split into a
+ * table is not counted), and the 4K pages they mapped.
+ */
 static void count_zapped(const struct spte_trace *t, uint64_t *sptes,
 			 uint64_t *pages)
 {
@@ -216,8 +222,7 @@ static void count_zapped(const struct spte_trace *t, uint64_t *sptes,
 	for (i = 0; i < t->nr; i++) {
 		const struct spte_change *c = &t->changes[i];
 
-		if (spte_is_leaf(c->old_spte, c->level) &&
-		    !spte_is_leaf(c->new_spte, c->level)) {
+		if (spte_is_leaf(c->old_spte, c->level) && !spte_present(c->new_spte)) {
 			(*sptes)++;
 			*pages += spte_level_pages(c->level);
 		}
@@ -265,27 +270,40 @@ static void bench_scaling(const uint64_t *sizes, int nr_sizes, int runs)
 				printf("# %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n", row);
 				continue;
 			}
-			for (r = 0; r < runs; r++) {
-				uint64_t pf = vcpu_get_stat(vcpu, pf_taken), z, zp, t;
+			/*
+			 * Run 0 is traced and gives the SPTE counts; runs 1..runs
+			 * are not (the tracepoint costs time per fault) and give
+			 * the time, from the ioctl that makes the region
+			 * non-coherent (the base's zap is in it) to the end of
+			 * the guest's touching all memory again.
+			 */
+			for (r = 0; r <= runs; r++) {
+				uint64_t pf = vcpu_get_stat(vcpu, pf_fixed), z, zp, t;
 				struct spte_trace tr;
 
-				spte_trace_start(0, 0);
+				if (!r && spte_counts)
+					spte_trace_start(0, 0);
+				t = now_ns();
 				set_noncoherent(vm, bridge, s, true);
-				t = guest_run(vcpu, OP_TOUCH, TEST_GPA, all, 0);
-				spte_trace_stop(&tr);
-				count_zapped(&tr, &z, &zp);
-				spte_trace_free(&tr);
-				add(&sptes, z);
-				add(&pages, zp);
-				add(&faults, vcpu_get_stat(vcpu, pf_taken) - pf);
-				add(&ms, t / 1e6);
+				guest_run(vcpu, OP_TOUCH, TEST_GPA, all, 0);
+				t = now_ns() - t;
+				if (!r && spte_counts) {
+					spte_trace_stop(&tr);
+					count_zapped(&tr, &z, &zp);
+					spte_trace_free(&tr);
+					add(&sptes, z);
+					add(&pages, zp);
+				}
+				add(&faults, vcpu_get_stat(vcpu, pf_fixed) - pf);
+				if (r)
+					add(&ms, t / 1e6);
 				set_noncoherent(vm, bridge, s, false);
 				guest_run(vcpu, OP_TOUCH, TEST_GPA, all, 0);
 			}
 			print_figure("scaling", row, "sptes zapped", &sptes);
 			print_figure("scaling", row, "4K pages unmapped", &pages);
 			print_figure("scaling", row, "faults", &faults);
-			print_figure("scaling", row, "re-touch ms", &ms);
+			print_figure("scaling", row, "ms to non-coherent + all touched", &ms);
 		}
 		close(bridge);
 		kvm_vm_free(vm);
@@ -301,8 +319,8 @@ static void bench_memtype(uint64_t size_mb)
 	uint64_t size = size_mb * MIB, all = size + REGION_SIZE;
 	enum setting s;
 
-	if (!host_cpu_is_intel || !kvm_is_tdp_enabled()) {
-		printf("# memtype: EPT is needed (the table is about IPAT)\n");
+	if (!host_cpu_is_intel || !kvm_is_tdp_enabled() || !spte_counts) {
+		printf("# memtype: EPT and the TDP MMU are needed (the table is about IPAT)\n");
 		return;
 	}
 	for (s = BY_GROUP; s <= NONE; s++) {
@@ -417,7 +435,7 @@ static void bench_wbinvd(int count, int runs)
 	int ncpus = sysconf(_SC_NPROCESSORS_ONLN), row, r, i;
 
 	for (row = 0; row < 3; row++) {
-		struct figure rate = {}, cpus = {}, us = {};
+		struct figure rate = {}, cpus = {}, us = {}, stat = {};
 		struct kvm_vcpu *vcpu;
 		struct kvm_vm *vm = vm_create_with_one_vcpu(&vcpu, guest_code);
 		int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
@@ -435,6 +453,7 @@ static void bench_wbinvd(int count, int runs)
 		if (row)
 			file_op(bridge, noncoherent_group, KVM_DEV_VFIO_FILE_ADD);
 		for (r = 0; r < runs; r++) {
+			int64_t st = debugfs_stat(vm, "wbinvd_cpus_flushed");
 			struct spte_trace tr;
 			uint64_t t = 0;
 
@@ -450,9 +469,13 @@ static void bench_wbinvd(int count, int runs)
 			spte_trace_free(&tr);
 			add(&rate, count / (t / 1e9));
 			add(&us, t / 1e3 / count);
+			if (st >= 0)
+				add(&stat, (double)(debugfs_stat(vm, "wbinvd_cpus_flushed") - st) /
+					   count);
 		}
-		print_figure("wbinvd", rows[row], "WBINVD exits/s", &rate);
+		print_figure("wbinvd", rows[row], "runs/s (1 WBINVD + exit each)", &rate);
 		print_figure("wbinvd", rows[row], "CPUs flushed per WBINVD", &cpus);
+		print_figure("wbinvd", rows[row], "wbinvd_cpus_flushed per WBINVD", &stat);
 		print_figure("wbinvd", rows[row], "us per run (1 WBINVD)", &us);
 out:
 		pin(0);
@@ -570,9 +593,11 @@ static void bench_bridge(int max_files, int runs)
 
 /*
  * The virtio-GPU pattern: an 8 MiB memslot is non-coherent (flagged where
- * the kernel can, else through the VFIO group) and mapped, while 64 KiB
- * memslots are created and deleted.  Time per cycle, the series'
- * write-backs per cycle, and the faults to touch the 8 MiB again after.
+ * the kernel can, else through the VFIO group, the base's only way) and in
+ * use by the guest, while 64 KiB memslots come and go.  A cycle: create one,
+ * delete it, the guest touches the 8 MiB again.  Per cycle: the time, the
+ * faults of the re-touch, and the pages the series wrote back
+ * (noncoherent_writebacks; n/a on a kernel without it).
  */
 static void bench_churn(int cycles, int runs)
 {
@@ -586,9 +611,8 @@ static void bench_churn(int cycles, int runs)
 		struct kvm_vm *vm = __vm_create_with_one_vcpu(&vcpu, 64, guest_code);
 		int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
 		bool flag = flag_supported(vm);
-		char row[64];
+		const char *row = quirk[q];
 
-		snprintf(row, sizeof(row), "%s, %s", quirk[q], flag ? "flag" : "group");
 		if (q && (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_SLOT_ZAP_ALL) ||
 			  __vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_SLOT_ZAP_ALL))) {
 			printf("# churn, %s: the quirk cannot be disabled here\n", row);
@@ -598,34 +622,34 @@ static void bench_churn(int cycles, int runs)
 			printf("# churn, %s: no non-coherent source here\n", row);
 			goto out;
 		}
+		printf("# churn, %s: the 8 MiB are non-coherent by %s\n", row,
+		       flag ? "KVM_MEM_NON_COHERENT_DMA" : "a non-coherent VFIO group");
 		vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, REGION_SLOT,
 					    size / PAGE_SIZE, flag ? KVM_MEM_NON_COHERENT_DMA : 0);
 		virt_map_level(vm, TEST_GPA, TEST_GPA, size, PG_LEVEL_2M);
 		if (!flag)
 			file_op(bridge, noncoherent_group, KVM_DEV_VFIO_FILE_ADD);
+		guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
 		for (r = 0; r < runs; r++) {
-			int64_t wb0;
-			uint64_t t, pf;
+			int64_t wb0 = debugfs_stat(vm, "noncoherent_writebacks");
+			uint64_t t = now_ns(), pf = vcpu_get_stat(vcpu, pf_fixed);
 
-			guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
-			wb0 = debugfs_stat(vm, "noncoherent_writebacks");
-			t = now_ns();
 			for (i = 0; i < cycles; i++) {
 				vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, CHURN_GPA,
 							    CHURN_SLOT, CHURN_PAGES, 0);
 				vm_mem_region_delete(vm, CHURN_SLOT);
+				guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
 			}
 			t = now_ns() - t;
 			add(&us, t / 1e3 / cycles);
+			add(&faults, (double)(vcpu_get_stat(vcpu, pf_fixed) - pf) / cycles);
 			if (wb0 >= 0)
-				add(&wb, (double)(debugfs_stat(vm, "noncoherent_writebacks") - wb0) / cycles);
-			pf = vcpu_get_stat(vcpu, pf_taken);
-			guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
-			add(&faults, vcpu_get_stat(vcpu, pf_taken) - pf);
+				add(&wb, (double)(debugfs_stat(vm, "noncoherent_writebacks") - wb0) /
+					 cycles);
 		}
 		print_figure("churn", row, "us per cycle", &us);
-		print_figure("churn", row, "write-backs per cycle", &wb);
-		print_figure("churn", row, "faults to re-touch 8 MiB", &faults);
+		print_figure("churn", row, "faults per cycle", &faults);
+		print_figure("churn", row, "pages written back per cycle", &wb);
 out:
 		close(bridge);
 		kvm_vm_free(vm);
@@ -685,6 +709,11 @@ int main(int argc, char *argv[])
 		       !access("/sys/kernel/debug/tracing/trace", W_OK), "tracefs is needed");
 
 	noncoherent_group = open_env("KVM_VFIO_NONCOHERENT_GROUP0");
+	spte_counts = get_kvm_param_bool("tdp_mmu");
+	if (!spte_counts)
+		printf("# kvm.tdp_mmu=N: no SPTE counts (the tracepoint is the TDP MMU's)\n");
+	if (!host_cpu_is_intel)
+		printf("# scaling: NPT has no memory type, so neither kernel zaps for non-coherent DMA on AMD\n");
 	printf("# noncoherent_bench: %s, %ld CPUs, %d runs per figure, KVM_MEM_NON_COHERENT_DMA %s\n",
 	       host_cpu_is_intel ? "Intel" : "AMD", sysconf(_SC_NPROCESSORS_ONLN), runs,
 	       kvm_check_cap(KVM_CAP_MEMSLOT_NON_COHERENT_DMA) ? "offered" : "not offered");
