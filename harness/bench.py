@@ -82,40 +82,42 @@ def table(boot, base, series):
     return "\n".join(out), rows
 
 
+def curve(figs, table, col, row_re):
+    """The (x, median) points of one figure over the rows of a table that
+    match row_re, x being its first group."""
+    pts = []
+    for (t, r, c), v in figs.items():
+        m = re.match(row_re, r)
+        if t == table and c == col and m and v[3]:
+            pts.append((int(m.group(1)), float(v[0])))
+    return sorted(pts)
+
+
 def plot(outdir, boot, base, series):
     """Two PNGs, if gnuplot is here; returns their paths."""
     if not shutil.which("gnuplot"):
         print("    no gnuplot: plots skipped (apt-get install gnuplot-nox)")
         return []
     pngs = []
-    # Scaling: faults against the VM size, per kernel and setting.
-    series_data = []
+    # Scaling: faults against the VM size; bridge: latency against files.
+    scaling, bridge = [], []
     for kname, figs in (("base", base), ("series", series)):
         for setting in ("group", "flag"):
-            pts = []
-            for (t, r, c), v in figs.items():
-                m = re.match(r"(\d+) MiB, (\w+)$", r)
-                if t == "scaling" and c == "faults" and m and m.group(2) == setting and v[3]:
-                    pts.append((int(m.group(1)), float(v[0])))
+            pts = curve(figs, "scaling", "faults", rf"(\d+) MiB, {setting}$")
             if pts:
-                series_data.append((f"{kname}, by {setting}", sorted(pts)))
-    bridge_data = []
-    for kname, figs in (("base", base), ("series", series)):
+                scaling.append((f"{kname}, by {setting}", pts))
         for col in ("ADD us", "DEL us"):
-            pts = []
-            for (t, r, c), v in figs.items():
-                m = re.match(r"(\d+) files attached$", r)
-                if t == "bridge" and c == col and m and v[3]:
-                    pts.append((int(m.group(1)), float(v[0])))
+            pts = curve(figs, "bridge", col, r"(\d+) files attached$")
             if pts:
-                bridge_data.append((f"{kname}, {col.split()[0]}", sorted(pts)))
+                bridge.append((f"{kname}, {col.split()[0]}", pts))
     for name, data, xl, yl, title in (
-            ("scaling", series_data, "VM size (MiB)",
+            ("scaling", scaling, "VM size (MiB)",
              "faults to touch the VM again",
              "Making 2 MiB non-coherent: whole VM (group) or one memslot (flag)"),
-            ("bridge", bridge_data, "files attached", "latency (us, median)",
+            ("bridge", bridge, "files attached", "latency (us, median)",
              "KVM_DEV_VFIO_FILE ADD and DEL of one more file")):
-        if not data:
+        if not data or all(y == 0 for _, pts in data for _, y in pts):
+            print(f"    no {name} plot: nothing but zeros to draw")
             continue
         dat = os.path.join(outdir, f"{boot}-{name}.dat")
         with open(dat, "w") as f:
@@ -128,8 +130,8 @@ def plot(outdir, boot, base, series):
         plots = ", ".join(f"'{dat}' index {i} with linespoints title columnheader(1)"
                           for i in range(len(data)))
         script = (f"set terminal png size 900,560\nset output '{png}'\n"
-                  f"set title \"{title} ({BOOTS.get(boot, boot)})\"\n"
-                  f"set xlabel '{xl}'\nset ylabel '{yl}'\nset key left top\n"
+                  f"set title \"{title} ({BOOTS.get(boot, boot)})\" noenhanced\n"
+                  f"set xlabel '{xl}'\nset ylabel '{yl}'\nset key left top noenhanced\n"
                   f"set grid\nplot {plots}\n")
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
         pngs.append(png)
