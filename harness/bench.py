@@ -130,7 +130,7 @@ def plot(outdir, boot, base, series):
         plots = ", ".join(f"'{dat}' index {i} with linespoints title columnheader(1)"
                           for i in range(len(data)))
         script = (f"set terminal png size 900,560\nset output '{png}'\n"
-                  f"set title \"{title} ({BOOTS.get(boot, boot)})\" noenhanced\n"
+                  f"set title \"{title}\\n{BOOTS.get(boot, boot)}\" noenhanced\n"
                   f"set xlabel '{xl}'\nset ylabel '{yl}'\nset key left top noenhanced\n"
                   f"set grid\nplot {plots}\n")
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
