@@ -4,9 +4,9 @@
 Reads the BENCH lines of LOGS/bench-BOOT-{base,series}/results.log (see
 harness/bench/noncoherent_bench.c), prints one table per boot with the base,
 the series and their ratio, and writes into OUTDIR: BOOT.txt (that table),
-BOOT.tsv (every figure) and, with gnuplot, BOOT-scaling.png (faults and
-pages unmapped against the VM's size) and BOOT-bridge.png (ADD and DEL
-latency against the files attached).
+BOOT.tsv (every figure) and, with gnuplot, BOOT-scaling.png (faults
+against the VM's size) and BOOT-bridge.png (ADD and DEL latency against the
+files attached).  Exits 1 if a boot's benchmark failed or printed nothing.
 """
 import os
 import re
@@ -29,7 +29,11 @@ def read(path):
         for line in f:
             line = line.rstrip("\r\n")
             if line.startswith("BENCH\t"):
-                _, table, row, col, med, lo, hi, n = line.split("\t")
+                f8 = line.split("\t")
+                if len(f8) != 8 or not f8[7].isdigit():
+                    notes.append("FAILED: a cut BENCH line: " + line)
+                    continue
+                _, table, row, col, med, lo, hi, n = f8
                 figs[(table, row, col)] = (med, lo, hi, int(n))
             elif line.startswith("# ") and not line.startswith("# vfio:"):
                 notes.append(line[2:])
@@ -38,6 +42,8 @@ def read(path):
                 notes.append("FAILED: " + line[8:])
             elif "Assertion" in line or line.startswith("  ") and "noncoherent_bench.c" in line:
                 notes.append("FAILED: " + line.strip())
+    if not figs:
+        notes.append(f"FAILED: no figures in {path}")
     return figs, notes
 
 
@@ -60,20 +66,29 @@ def ratio(b, s):
     return f"{s / b:.2f}"
 
 
+def is_time(col):
+    return col.startswith(("ms ", "us ", "runs/s", "ADD us", "DEL us"))
+
+
 def table(boot, base, series):
     """Rows of both kernels, each table's rows together; then, where the
     series flags a memslot and the base can only attach a non-coherent
-    group, the two ways side by side ("base: group, series: flag")."""
+    group, the two ways side by side ("base: group, series: flag").  Under
+    QEMU the guest's clock is the host's and the two boots' times do not
+    compare: no ratio for them there."""
+    def rat(c, b, s):
+        return "(times)" if boot == "qemu" and is_time(c) else ratio(b, s)
+
     keys = list(dict.fromkeys(list(base) + list(series)))
     order = list(dict.fromkeys(t for t, _, _ in keys))
     keys.sort(key=lambda k: order.index(k[0]))
     rows = [(t, r, c, fmt(base.get((t, r, c))), fmt(series.get((t, r, c))),
-             ratio(base.get((t, r, c)), series.get((t, r, c)))) for t, r, c in keys]
+             rat(c, base.get((t, r, c)), series.get((t, r, c)))) for t, r, c in keys]
     for t, r, c in keys:
         if r.endswith(", flag") and (t, r[:-4] + "group", c) in base:
             b = base[(t, r[:-4] + "group", c)]
             rows.append((t + " (base: group, series: flag)", r[:-6], c, fmt(b),
-                         fmt(series.get((t, r, c))), ratio(b, series.get((t, r, c)))))
+                         fmt(series.get((t, r, c))), rat(c, b, series.get((t, r, c)))))
     head = ("table", "row", "figure (median [min-max])", "base", "series", "series/base")
     w = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     out = [f"== {boot}: {BOOTS.get(boot, boot)}; base = unpatched 7.3.4, series = patched"]
@@ -133,7 +148,10 @@ def plot(outdir, boot, base, series):
                   f"set title \"{title}\\n{BOOTS.get(boot, boot)}\" noenhanced\n"
                   f"set xlabel '{xl}'\nset ylabel '{yl}'\nset key left top noenhanced\n"
                   f"set grid\nplot {plots}\n")
-        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        done = subprocess.run(["gnuplot"], input=script, text=True)
+        if done.returncode:
+            print(f"    gnuplot failed ({done.returncode}): no {png}")
+            continue
         pngs.append(png)
     return pngs
 
@@ -141,11 +159,16 @@ def plot(outdir, boot, base, series):
 def main():
     outdir, logs, boots = sys.argv[1], sys.argv[2], sys.argv[3:]
     os.makedirs(outdir, exist_ok=True)
+    failed = False
     for boot in boots:
         (base, bnotes), (series, snotes) = (
             read(os.path.join(logs, f"bench-{boot}-{k}", "results.log")) for k in KERNELS)
         text, rows = table(boot, base, series)
         notes = [f"base:   {n}" for n in bnotes] + [f"series: {n}" for n in snotes]
+        failed |= any(n.startswith("FAILED") for n in bnotes + snotes)
+        if boot == "qemu":
+            notes.append("(times): TCG's guest clock is the host's; times do not "
+                         "compare across the two QEMU boots")
         text += "\n" + "\n".join("  " + n for n in notes) + "\n"
         print(text)
         with open(os.path.join(outdir, f"{boot}.txt"), "w") as f:
@@ -156,7 +179,8 @@ def main():
                 f.write("\t".join(r) + "\n")
         for png in plot(outdir, boot, base, series):
             print(f"    plot: {png}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

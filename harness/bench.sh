@@ -40,8 +40,9 @@ base_kernel=$TOP/build/$BASE-unpatched/obj/arch/x86/boot/bzImage
 export BOOT_TIMEOUT=${BOOT_TIMEOUT:-5400} BOCHS_STALL=${BOCHS_STALL:-5400}
 export KERNEL_ARGS="${KERNEL_ARGS:-} harness.timeout=5000"
 mkdir -p "$OUTDIR"
-# A boot that fails (the benchmark asserts, a kernel report) is reported
-# and the others still run; bench.py shows what each boot printed.
+# A boot that fails (a kernel report, a timeout) is reported and the others
+# still run; bench.py shows what each boot printed and fails if a benchmark
+# failed (its exit status, an assertion, no figures).
 failed=()
 for boot in $BENCH_BOOTS; do
 	for k in base series; do
@@ -57,5 +58,5 @@ for boot in $BENCH_BOOTS; do
 	done
 done
 step "tables and plots ($((SECONDS - t0)) s; in $OUTDIR)"
-"$H/bench.py" "$OUTDIR" "$LOGS" $BENCH_BOOTS
+"$H/bench.py" "$OUTDIR" "$LOGS" $BENCH_BOOTS || failed+=("a benchmark (FAILED above)")
 [ ${#failed[@]} -eq 0 ] || die "boots that failed: ${failed[*]} (see their logs in $LOGS)"

@@ -5,7 +5,7 @@
  * (harness/bench.sh boots both with this one binary).
  *
  * Everything is read through interfaces both kernels have: the vCPU's
- * pf_taken statistic, the kvmmmu:kvm_tdp_mmu_spte_changed tracepoint (SPTEs
+ * pf_fixed statistic, the kvmmmu:kvm_tdp_mmu_spte_changed tracepoint (SPTEs
  * zapped, memory types), the function tracer on __wbinvd (one call per CPU
  * flushed) and the host's clock.  The series' own statistics are read from
  * debugfs where they exist and reported as n/a where they do not.
@@ -171,6 +171,24 @@ static int64_t debugfs_stat(struct kvm_vm *vm, const char *name)
 		return -1;
 	buf[n] = '\0';
 	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * Add to @f the change of a debugfs statistic since @before, per @per, where
+ * the kernel has it (@before >= 0); a statistic that was there and is gone
+ * is a failure, not a figure.
+ */
+static void add_stat_delta(struct figure *f, struct kvm_vm *vm, const char *name,
+			   int64_t before, int per)
+{
+	int64_t after;
+
+	if (before < 0)
+		return;
+	after = debugfs_stat(vm, name);
+	TEST_ASSERT(after >= before, "%s: %lld before, %lld after", name,
+		    (long long)before, (long long)after);
+	add(f, (double)(after - before) / per);
 }
 
 static bool flag_supported(struct kvm_vm *vm)
@@ -469,9 +487,7 @@ static void bench_wbinvd(int count, int runs)
 			spte_trace_free(&tr);
 			add(&rate, count / (t / 1e9));
 			add(&us, t / 1e3 / count);
-			if (st >= 0)
-				add(&stat, (double)(debugfs_stat(vm, "wbinvd_cpus_flushed") - st) /
-					   count);
+			add_stat_delta(&stat, vm, "wbinvd_cpus_flushed", st, count);
 		}
 		print_figure("wbinvd", rows[row], "runs/s (1 WBINVD + exit each)", &rate);
 		print_figure("wbinvd", rows[row], "CPUs flushed per WBINVD", &cpus);
@@ -595,68 +611,75 @@ static void bench_bridge(int max_files, int runs)
 }
 
 /*
- * The virtio-GPU pattern: an 8 MiB memslot is non-coherent (flagged where
- * the kernel can, else through the VFIO group, the base's only way) and in
- * use by the guest, while 64 KiB memslots come and go.  A cycle: create one,
- * delete it, the guest touches the 8 MiB again.  Per cycle: the time, the
- * faults of the re-touch, and the pages the series wrote back
- * (noncoherent_writebacks; n/a on a kernel without it).
+ * The virtio-GPU pattern: an 8 MiB memslot is non-coherent, by the VFIO
+ * group (the base's only way, the whole VM) and, where the kernel offers
+ * it, by KVM_MEM_NON_COHERENT_DMA on that memslot, and in use by the guest,
+ * while 64 KiB memslots come and go.  A cycle: create one, delete it, the
+ * guest touches the 8 MiB again.  Per cycle: the time, the faults of the
+ * re-touch, and the pages the series wrote back (noncoherent_writebacks;
+ * n/a on a kernel without it).
  */
 static void bench_churn(int cycles, int runs)
 {
 	static const char *const quirk[] = { "SLOT_ZAP_ALL on", "SLOT_ZAP_ALL off" };
 	uint64_t size = 8 * MIB;
+	enum setting s;
 	int q, r, i;
 
 	pin(0);
 	for (q = 0; q < 2; q++) {
-		struct figure us = {}, wb = {}, faults = {};
-		struct kvm_vcpu *vcpu;
-		struct kvm_vm *vm = __vm_create_with_one_vcpu(&vcpu, 64, guest_code);
-		int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
-		bool flag = flag_supported(vm);
-		const char *row = quirk[q];
+		for (s = BY_GROUP; s <= BY_FLAG; s++) {
+			struct figure us = {}, wb = {}, faults = {};
+			struct kvm_vcpu *vcpu;
+			struct kvm_vm *vm = __vm_create_with_one_vcpu(&vcpu, 64, guest_code);
+			int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
+			char row[64];
 
-		if (q && (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_SLOT_ZAP_ALL) ||
-			  __vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_SLOT_ZAP_ALL))) {
-			printf("# churn, %s: the quirk cannot be disabled here\n", row);
-			goto out;
-		}
-		if (!flag && noncoherent_group < 0) {
-			printf("# churn, %s: no non-coherent source here\n", row);
-			goto out;
-		}
-		printf("# churn, %s: the 8 MiB are non-coherent by %s\n", row,
-		       flag ? "KVM_MEM_NON_COHERENT_DMA" : "a non-coherent VFIO group");
-		vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, REGION_SLOT,
-					    size / PAGE_SIZE, flag ? KVM_MEM_NON_COHERENT_DMA : 0);
-		virt_map_level(vm, TEST_GPA, TEST_GPA, size, PG_LEVEL_2M);
-		if (!flag)
-			file_op(bridge, noncoherent_group, KVM_DEV_VFIO_FILE_ADD);
-		guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
-		for (r = 0; r < runs; r++) {
-			int64_t wb0 = debugfs_stat(vm, "noncoherent_writebacks");
-			uint64_t t = now_ns(), pf = vcpu_get_stat(vcpu, pf_fixed);
-
-			for (i = 0; i < cycles; i++) {
-				vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, CHURN_GPA,
-							    CHURN_SLOT, CHURN_PAGES, 0);
-				vm_mem_region_delete(vm, CHURN_SLOT);
-				guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
+			snprintf(row, sizeof(row), "%s, %s", quirk[q], setting_name[s]);
+			if (q && (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) &
+				    KVM_X86_QUIRK_SLOT_ZAP_ALL) ||
+				  __vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2,
+						  KVM_X86_QUIRK_SLOT_ZAP_ALL))) {
+				printf("# churn, %s: the quirk cannot be disabled here\n", row);
+				goto out;
 			}
-			t = now_ns() - t;
-			add(&us, t / 1e3 / cycles);
-			add(&faults, (double)(vcpu_get_stat(vcpu, pf_fixed) - pf) / cycles);
-			if (wb0 >= 0)
-				add(&wb, (double)(debugfs_stat(vm, "noncoherent_writebacks") - wb0) /
-					 cycles);
-		}
-		print_figure("churn", row, "us per cycle", &us);
-		print_figure("churn", row, "faults per cycle", &faults);
-		print_figure("churn", row, "pages written back per cycle", &wb);
+			if (s == BY_GROUP && noncoherent_group < 0) {
+				printf("# churn, %s: no non-coherent VFIO group here\n", row);
+				goto out;
+			}
+			if (s == BY_FLAG && !flag_supported(vm)) {
+				printf("# churn, %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n",
+				       row);
+				goto out;
+			}
+			vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA,
+						    REGION_SLOT, size / PAGE_SIZE, 0);
+			virt_map_level(vm, TEST_GPA, TEST_GPA, size, PG_LEVEL_2M);
+			set_noncoherent(vm, bridge, s, true);
+			guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
+			for (r = 0; r < runs; r++) {
+				int64_t wb0 = debugfs_stat(vm, "noncoherent_writebacks");
+				uint64_t t = now_ns(), pf = vcpu_get_stat(vcpu, pf_fixed);
+
+				for (i = 0; i < cycles; i++) {
+					vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS,
+								    CHURN_GPA, CHURN_SLOT,
+								    CHURN_PAGES, 0);
+					vm_mem_region_delete(vm, CHURN_SLOT);
+					guest_run(vcpu, OP_TOUCH, TEST_GPA, size, 0);
+				}
+				t = now_ns() - t;
+				add(&us, t / 1e3 / cycles);
+				add(&faults, (double)(vcpu_get_stat(vcpu, pf_fixed) - pf) / cycles);
+				add_stat_delta(&wb, vm, "noncoherent_writebacks", wb0, cycles);
+			}
+			print_figure("churn", row, "us per cycle", &us);
+			print_figure("churn", row, "faults per cycle", &faults);
+			print_figure("churn", row, "pages written back per cycle", &wb);
 out:
-		close(bridge);
-		kvm_vm_free(vm);
+			close(bridge);
+			kvm_vm_free(vm);
+		}
 	}
 	unpin(sysconf(_SC_NPROCESSORS_ONLN));
 }
@@ -666,11 +689,11 @@ static void usage(const char *prog)
 	printf("usage: %s [-s MiB,MiB,...] [-m MiB] [-r runs] [-w count] [-f files] [-c cycles]\n"
 	       "  -s  VM sizes of the scaling table (default 16,32,64,128)\n"
 	       "  -m  VM size of the memtype table (default 32)\n"
-	       "  -r  runs of each figure, the median is printed (default 5)\n"
+	       "  -r  runs of each figure, the median is printed (default 5, at most %d)\n"
 	       "  -w  WBINVDs per run (default 200)\n"
 	       "  -f  most files attached in the bridge table (default 16, at most %d)\n"
 	       "  -c  memslot create+delete cycles per run (default 50)\n",
-	       prog, MAX_FILES - 1);
+	       prog, MAX_RUNS / 4, MAX_FILES - 1);
 	exit(KSFT_FAIL);
 }
 
@@ -706,7 +729,8 @@ int main(int argc, char *argv[])
 			usage(argv[0]);
 		}
 	}
-	if (runs < 1 || runs > MAX_RUNS || files < 1 || files >= MAX_FILES || wbinvds < 1 ||
+	/* The bridge table takes 4 x runs samples of each figure. */
+	if (runs < 1 || runs * 4 > MAX_RUNS || files < 1 || files >= MAX_FILES || wbinvds < 1 ||
 	    cycles < 1 || !nr_sizes)
 		usage(argv[0]);
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_DEVICE_CTRL));
