@@ -263,6 +263,27 @@ static void set_noncoherent(struct kvm_vm *vm, int bridge, enum setting s, bool 
 		vm_mem_region_set_flags(vm, REGION_SLOT, on ? KVM_MEM_NON_COHERENT_DMA : 0);
 }
 
+static bool disable_quirk(struct kvm_vm *vm, uint64_t quirk)
+{
+	return (kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & quirk) &&
+	       !__vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, quirk);
+}
+
+/*
+ * Why setting @s cannot be measured on this kernel and machine, or NULL if
+ * it can (for QUIRK_OFF, the quirk is then disabled in @vm).
+ */
+static const char *setting_missing(struct kvm_vm *vm, enum setting s)
+{
+	if (s == BY_GROUP && noncoherent_group < 0)
+		return "no non-coherent VFIO group here";
+	if (s == BY_FLAG && !flag_supported(vm))
+		return "KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here";
+	if (s == QUIRK_OFF && !disable_quirk(vm, KVM_X86_QUIRK_IGNORE_GUEST_PAT))
+		return "IGNORE_GUEST_PAT cannot be disabled here";
+	return NULL;
+}
+
 static void bench_scaling(const uint64_t *sizes, int nr_sizes, int runs)
 {
 	enum setting s;
@@ -273,6 +294,7 @@ static void bench_scaling(const uint64_t *sizes, int nr_sizes, int runs)
 		struct kvm_vcpu *vcpu;
 		struct kvm_vm *vm = bench_vm(size, &vcpu);
 		int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
+		const char *why;
 		char row[64];
 
 		guest_run(vcpu, OP_TOUCH, TEST_GPA, all, 0);
@@ -280,12 +302,9 @@ static void bench_scaling(const uint64_t *sizes, int nr_sizes, int runs)
 			struct figure sptes = {}, pages = {}, faults = {}, ms = {};
 
 			snprintf(row, sizeof(row), "%lu MiB, %s", sizes[i], setting_name[s]);
-			if (s == BY_GROUP && noncoherent_group < 0) {
-				printf("# %s: no non-coherent VFIO group here\n", row);
-				continue;
-			}
-			if (s == BY_FLAG && !flag_supported(vm)) {
-				printf("# %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n", row);
+			why = setting_missing(vm, s);
+			if (why) {
+				printf("# %s: %s\n", row, why);
 				continue;
 			}
 			/*
@@ -348,22 +367,14 @@ static void bench_memtype(uint64_t size_mb)
 		int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
 		uint64_t n = 0, m, any = 0;
 		struct spte_trace tr;
+		const char *why;
 		char row[64];
 		int mt;
 
 		snprintf(row, sizeof(row), "%lu MiB + 2 MiB, %s", size_mb, setting_name[s]);
-		if (s == QUIRK_OFF &&
-		    (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_IGNORE_GUEST_PAT) ||
-		     __vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_IGNORE_GUEST_PAT))) {
-			printf("# %s: IGNORE_GUEST_PAT cannot be disabled here\n", row);
-			goto out;
-		}
-		if (s == BY_GROUP && noncoherent_group < 0) {
-			printf("# %s: no non-coherent VFIO group here\n", row);
-			goto out;
-		}
-		if (s == BY_FLAG && !flag_supported(vm)) {
-			printf("# %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n", row);
+		why = setting_missing(vm, s);
+		if (why) {
+			printf("# %s: %s\n", row, why);
 			goto out;
 		}
 		set_noncoherent(vm, bridge, s, true);
@@ -633,23 +644,14 @@ static void bench_churn(int cycles, int runs)
 			struct kvm_vcpu *vcpu;
 			struct kvm_vm *vm = __vm_create_with_one_vcpu(&vcpu, 64, guest_code);
 			int bridge = kvm_create_device(vm, KVM_DEV_TYPE_VFIO);
+			const char *why;
 			char row[64];
 
 			snprintf(row, sizeof(row), "%s, %s", quirk[q], setting_name[s]);
-			if (q && (!(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) &
-				    KVM_X86_QUIRK_SLOT_ZAP_ALL) ||
-				  __vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2,
-						  KVM_X86_QUIRK_SLOT_ZAP_ALL))) {
-				printf("# churn, %s: the quirk cannot be disabled here\n", row);
-				goto out;
-			}
-			if (s == BY_GROUP && noncoherent_group < 0) {
-				printf("# churn, %s: no non-coherent VFIO group here\n", row);
-				goto out;
-			}
-			if (s == BY_FLAG && !flag_supported(vm)) {
-				printf("# churn, %s: KVM_CAP_MEMSLOT_NON_COHERENT_DMA is 0 here\n",
-				       row);
+			why = q && !disable_quirk(vm, KVM_X86_QUIRK_SLOT_ZAP_ALL) ?
+			      "the quirk cannot be disabled here" : setting_missing(vm, s);
+			if (why) {
+				printf("# churn, %s: %s\n", row, why);
 				goto out;
 			}
 			vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA,
